@@ -1,0 +1,65 @@
+// Per-reactor pool of power-of-two byte blocks. Connections borrow a block only
+// while they hold a partial frame, a message being assembled or unsent output,
+// and give it back as soon as they do not. Owned and used by one reactor thread:
+// no locks. Counters are plain fields read (relaxed, racy by design) by metrics.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace mws::buf {
+
+// A pooled block: this header, then `capacity` bytes of data.
+struct Block {
+  uint32_t capacity;    // bytes of data after the header
+  uint32_t begin;       // first live byte (bytes before it were consumed)
+  uint32_t end;         // one past the last live byte
+  uint8_t size_class;   // index into the pool's free lists
+  Block* next_free;     // link while cached in the pool
+
+  uint8_t* data() noexcept { return reinterpret_cast<uint8_t*>(this + 1); }
+  uint32_t size() const noexcept { return end - begin; }
+};
+static_assert(sizeof(Block) == 24);
+
+struct PoolStats {
+  uint64_t bytes_in_use = 0;     // block bytes (header included) lent to connections
+  uint64_t bytes_cached = 0;     // block bytes kept for reuse
+  uint64_t blocks_in_use = 0;
+  uint64_t acquires_total = 0;   // blocks handed out since start
+};
+
+class BufferPool {
+ public:
+  static constexpr size_t kMinBlockBytes = 256;      // smallest block, header included
+  static constexpr size_t kNumClasses = 24;          // 256 B .. 2 GiB
+  // Largest data capacity a block can have.
+  static constexpr size_t kMaxCapacity = (kMinBlockBytes << (kNumClasses - 1)) - sizeof(Block);
+
+  // Keeps at most `max_cached_bytes` of free blocks; the rest go back to the heap.
+  explicit BufferPool(size_t max_cached_bytes = 8u << 20) noexcept;
+  ~BufferPool();
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
+
+  // A block with at least `min_capacity` bytes of data, empty. Null if the heap refuses.
+  Block* acquire(size_t min_capacity) noexcept;
+  void release(Block* block) noexcept;
+
+  const PoolStats& stats() const noexcept { return stats_; }
+
+  // Data capacity of blocks in `size_class`.
+  static constexpr size_t capacityOf(size_t size_class) noexcept {
+    return (kMinBlockBytes << size_class) - sizeof(Block);
+  }
+
+ private:
+  static size_t classFor(size_t min_capacity) noexcept;
+
+  std::array<Block*, kNumClasses> free_{};
+  size_t max_cached_bytes_;
+  PoolStats stats_;
+};
+
+}  // namespace mws::buf

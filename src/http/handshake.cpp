@@ -1,0 +1,139 @@
+#include "mws/http/handshake.h"
+
+#include <strings.h>
+
+#include <cstdio>
+
+#include "mws/http/accept_key.h"
+
+namespace mws::http {
+
+namespace {
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+Verdict error(uint16_t status, std::string_view reason) noexcept {
+  return Verdict{Route::kError, status, reason};
+}
+
+bool originAllowed(const UpgradeRequest& r, OriginAllowlist allowed) noexcept {
+  if (allowed.empty()) return true;
+  if (r.origin.overflow || r.origin.length == 0) return false;
+  const std::string_view origin = trim(r.origin.view());
+  for (const std::string& a : allowed) {
+    if (a.size() == origin.size() && strncasecmp(a.data(), origin.data(), a.size()) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool listHasToken(std::string_view list, std::string_view token) noexcept {
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    const std::string_view item = trim(list.substr(0, comma));
+    if (item.size() == token.size() && strncasecmp(item.data(), token.data(), token.size()) == 0) {
+      return true;
+    }
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+std::string_view targetPath(std::string_view target) noexcept {
+  return target.substr(0, target.find('?'));
+}
+
+Verdict validate(const UpgradeRequest& r, OriginAllowlist allowed_origins) noexcept {
+  const std::string_view path = r.target.overflow ? std::string_view() : targetPath(r.target.view());
+  const bool is_get = r.method == HTTP_GET;
+  if (path == "/health") {
+    return is_get ? Verdict{Route::kHealth, 200, {}} : error(405, "method not allowed");
+  }
+  if (path != "/echo") return error(404, "not found");
+  if (!is_get) return error(405, "method not allowed");
+  // 4.2.1: an HTTP/1.1 or higher GET request with a Host header.
+  if (r.http_major < 1 || (r.http_major == 1 && r.http_minor < 1)) {
+    return error(400, "HTTP/1.1 or later required");
+  }
+  if (r.host_count != 1) return error(400, "exactly one Host header required");
+  if (r.upgrade.overflow || !listHasToken(r.upgrade.view(), "websocket")) {
+    return error(400, "Upgrade: websocket required");
+  }
+  if (r.connection.overflow || !listHasToken(r.connection.view(), "upgrade")) {
+    return error(400, "Connection: Upgrade required");
+  }
+  // 4.2.2: a version we do not speak gets 426 and the version we do.
+  if (r.version.overflow || trim(r.version.view()) != "13") {
+    return error(426, "Sec-WebSocket-Version 13 required");
+  }
+  if (r.key_count != 1 || r.key.overflow || !isValidClientKey(trim(r.key.view()))) {
+    return error(400, "invalid Sec-WebSocket-Key");
+  }
+  if (!originAllowed(r, allowed_origins)) return error(403, "origin not allowed");
+  return Verdict{Route::kEcho, 101, {}};
+}
+
+const char* statusText(uint16_t status) noexcept {
+  switch (status) {
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 426: return "Upgrade Required";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+  }
+}
+
+namespace {
+size_t finish(int n, std::span<char> out) noexcept {
+  return n > 0 && static_cast<size_t>(n) < out.size() ? static_cast<size_t>(n) : 0;
+}
+}  // namespace
+
+size_t renderSwitchingProtocols(std::span<char> out, std::string_view client_key) noexcept {
+  const AcceptKey accept = computeAcceptKey(trim(client_key));
+  // No Sec-WebSocket-Extensions and no Sec-WebSocket-Protocol: we negotiate neither.
+  const int n = std::snprintf(out.data(), out.size(),
+                              "HTTP/1.1 101 Switching Protocols\r\n"
+                              "Upgrade: websocket\r\n"
+                              "Connection: Upgrade\r\n"
+                              "Sec-WebSocket-Accept: %.*s\r\n\r\n",
+                              static_cast<int>(accept.size()), accept.data());
+  return finish(n, out);
+}
+
+size_t renderError(std::span<char> out, uint16_t status, std::string_view body) noexcept {
+  const char* extra = status == 426   ? "Sec-WebSocket-Version: 13\r\n"
+                      : status == 405 ? "Allow: GET\r\n"
+                                      : "";
+  const int n = std::snprintf(out.data(), out.size(),
+                              "HTTP/1.1 %u %s\r\n"
+                              "%s"
+                              "Content-Type: text/plain\r\n"
+                              "Content-Length: %zu\r\n"
+                              "Connection: close\r\n\r\n"
+                              "%.*s\n",
+                              status, statusText(status), extra, body.size() + 1,
+                              static_cast<int>(body.size()), body.data());
+  return finish(n, out);
+}
+
+size_t renderHealth(std::span<char> out, bool serving) noexcept {
+  return renderError(out, serving ? 200 : 503, serving ? "ok" : "draining");
+}
+
+}  // namespace mws::http
