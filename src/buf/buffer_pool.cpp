@@ -31,7 +31,7 @@ Block* BufferPool::acquire(size_t min_capacity) noexcept {
   Block* block = free_[cls];
   if (block) {
     free_[cls] = block->next_free;
-    stats_.bytes_cached -= block_bytes;
+    stats_.bytes_cached.sub(block_bytes);
   } else {
     block = static_cast<Block*>(std::malloc(block_bytes));
     if (!block) return nullptr;
@@ -40,24 +40,24 @@ Block* BufferPool::acquire(size_t min_capacity) noexcept {
   }
   block->begin = block->end = 0;
   block->next_free = nullptr;
-  stats_.bytes_in_use += block_bytes;
-  stats_.blocks_in_use += 1;
-  stats_.acquires_total += 1;
+  stats_.bytes_in_use.add(block_bytes);
+  stats_.blocks_in_use.add();
+  stats_.acquires_total.add();
   return block;
 }
 
 void BufferPool::release(Block* block) noexcept {
   if (!block) return;
   const size_t block_bytes = kMinBlockBytes << block->size_class;
-  stats_.bytes_in_use -= block_bytes;
-  stats_.blocks_in_use -= 1;
-  if (stats_.bytes_cached + block_bytes > max_cached_bytes_) {
+  stats_.bytes_in_use.sub(block_bytes);
+  stats_.blocks_in_use.sub();
+  if (stats_.bytes_cached.get() + block_bytes > max_cached_bytes_) {
     std::free(block);
     return;
   }
   block->next_free = free_[block->size_class];
   free_[block->size_class] = block;
-  stats_.bytes_cached += block_bytes;
+  stats_.bytes_cached.add(block_bytes);
 }
 
 }  // namespace mws::buf

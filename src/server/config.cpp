@@ -4,8 +4,6 @@
 #include <charconv>
 #include <sstream>
 
-#include "mws/buf/buffer_pool.h"
-
 namespace mws::server {
 
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) noexcept {
@@ -131,7 +129,7 @@ std::optional<int> Config::parse(int argc, char** argv) {
 
 std::string Config::describe() const {
   std::ostringstream out;
-  out << "bind=" << bind << " port=" << port << " threads=" << threads
+  out << "bind=" << bind << " port=" << port << " threads=" << (threads ? std::to_string(threads) : std::string("auto"))
       << " max_connections=" << max_connections << " max_message_bytes=" << max_message_bytes
       << " max_header_bytes=" << max_header_bytes
       << " handshake_timeout=" << seconds(handshake_timeout)

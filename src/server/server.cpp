@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "mws/admin/admin_server.h"
 #include "mws/base/unique_fd.h"
 #include "mws/net/socket.h"
 #include "mws/server/shared_state.h"
@@ -96,6 +97,14 @@ int Server::run() {
   for (unsigned i = 0; i < threads; ++i) {
     workers.push_back(std::make_unique<Worker>(config_, i, std::move(listeners[i]), shared, capacity));
   }
+  std::unique_ptr<admin::AdminServer> admin;
+  if (config_.admin_port) {
+    std::vector<admin::ReactorView> views;
+    for (auto& w : workers) views.push_back({&w->stats(), &w->poolStats()});
+    admin = std::make_unique<admin::AdminServer>(config_.admin_bind, config_.admin_port,
+                                                 std::move(views), shared);
+    spdlog::info("admin endpoints /health and /metrics on {}:{}", config_.admin_bind, admin->port());
+  }
   std::vector<std::thread> threads_running;
   for (auto& w : workers) threads_running.emplace_back([&w] { w->run(); });
   spdlog::info("listening on {} ({} reactors)", endpoint.toString(), threads);
@@ -120,6 +129,7 @@ int Server::run() {
     }
   }
   for (auto& t : threads_running) t.join();
+  admin.reset();
   spdlog::info("drained; exiting");
   return 0;
 }

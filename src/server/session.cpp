@@ -179,16 +179,19 @@ void Worker::frameInput(Connection& c, std::span<uint8_t> data) noexcept {
 
 void Worker::dropMessage(Connection& c) noexcept { c.msg.clear(pool_); }
 
+void Worker::countMessage(ws::Opcode opcode, size_t bytes) noexcept {
+  (opcode == ws::Opcode::kText ? stats_.messages_in_text : stats_.messages_in_binary).add();
+  stats_.message_sizes.observe(messageSizeBucket(bytes), bytes);
+}
+
 ws::HandlerAction Worker::EchoHandler::onMessagePiece(ws::Opcode opcode, std::span<uint8_t> piece,
                                                       bool first, bool last) noexcept {
   Connection& c = *c_;
   Worker& w = worker_;
   if (c.state != ConnState::kOpen) return ws::HandlerAction::kContinue;
   w.stats_.bytes_in.add(piece.size());
-  if (last) {
-    (opcode == ws::Opcode::kText ? w.stats_.messages_in_text : w.stats_.messages_in_binary).add();
-  }
   if (first && last) {
+    w.countMessage(opcode, piece.size());
     // The whole message arrived in one read: echo it straight from the read buffer.
     w.sendFrame(c, opcode, piece);
   } else {
@@ -197,6 +200,7 @@ ws::HandlerAction Worker::EchoHandler::onMessagePiece(ws::Opcode opcode, std::sp
       return ws::HandlerAction::kStop;
     }
     if (!last) return ws::HandlerAction::kContinue;
+    w.countMessage(opcode, c.msg.size());
     w.sendFrame(c, opcode, c.msg.bytes());
     w.dropMessage(c);
   }
@@ -216,6 +220,7 @@ ws::HandlerAction Worker::EchoHandler::onControl(ws::Opcode opcode, uint16_t clo
       w.stats_.pongs_in.add();  // unsolicited or an answer to our ping: either way, alive
       return ws::HandlerAction::kContinue;
     case ws::Opcode::kClose:
+      w.stats_.closes_received[closeCodeSlot(close_code)].add();
       if (c.state == ConnState::kOpen) {
         // Answer with the same status code (none if there was none), then close the TCP
         // connection once the answer is out (rfc6455#section-5.5.1, 7.1.1).
@@ -247,6 +252,7 @@ void Worker::startClose(Connection& c, uint16_t code, DisconnectReason reason) n
 }
 
 void Worker::sendClose(Connection& c, uint16_t code) noexcept {
+  stats_.closes_sent[closeCodeSlot(code)].add();
   uint8_t payload[2];
   const size_t len = code == ws::kCloseNoStatus ? 0 : ws::writeClosePayload(payload, code);
   sendFrame(c, ws::Opcode::kClose, std::span<const uint8_t>(payload, len));

@@ -52,6 +52,7 @@ Worker::Worker(const Config& config, unsigned index, UniqueFd listener, SharedSt
       ping_ticks_(toTicks(config.ping_interval)) {
   limits_.max_message_bytes = config.max_message_bytes;
   start_ms_ = now_ms_ = monotonicMillis();
+  stats_.heartbeat_ms.set(now_ms_);
   if (reactor_.add(listener_.get(), EPOLLIN | EPOLLET, kListenerTag) != 0 ||
       reactor_.add(shared_.wake_fd, EPOLLIN | EPOLLET, kWakeTag) != 0) {
     throw std::runtime_error("epoll_ctl on listener or wake fd failed");
@@ -64,8 +65,8 @@ void Worker::run() noexcept {
     int timeout = read_queue_.empty() ? static_cast<int>(next_tick_ms > now_ms_ ? next_tick_ms - now_ms_ : 0) : 0;
     if (draining_ && timeout > 100) timeout = 100;
     const int n = reactor_.wait(events_, timeout);
+    const uint64_t work_started_ns = monotonicNanos();
     now_ms_ = monotonicMillis();
-    stats_.heartbeat_ms.set(now_ms_);
     if (n < 0 && n != -EINTR) {
       spdlog::critical("reactor {}: epoll_wait failed: {}", index_, std::strerror(-n));
       std::abort();  // cannot happen with a valid epoll fd: a bug, not a condition
@@ -77,6 +78,9 @@ void Worker::run() noexcept {
       retry_accept_ = false;
       acceptAll();
     }
+    const uint64_t work_micros = (monotonicNanos() - work_started_ns) / 1000;
+    stats_.loop_micros.observe(loopMicrosBucket(work_micros), work_micros);
+    stats_.heartbeat_ms.set(now_ms_);
     if (draining_ && (slab_.live() == 0 || now_ms_ >= drain_deadline_ms_)) break;
   }
   // Drain deadline passed: whoever is left is cut off.

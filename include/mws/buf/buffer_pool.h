@@ -1,12 +1,14 @@
 // Per-reactor pool of power-of-two byte blocks. Connections borrow a block only
 // while they hold a partial frame, a message being assembled or unsent output,
 // and give it back as soon as they do not. Owned and used by one reactor thread:
-// no locks. Counters are plain fields read (relaxed, racy by design) by metrics.
+// no locks; the admin thread only reads the stats.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+
+#include "mws/base/counter.h"
 
 namespace mws::buf {
 
@@ -24,10 +26,10 @@ struct Block {
 static_assert(sizeof(Block) == 24);
 
 struct PoolStats {
-  uint64_t bytes_in_use = 0;     // block bytes (header included) lent to connections
-  uint64_t bytes_cached = 0;     // block bytes kept for reuse
-  uint64_t blocks_in_use = 0;
-  uint64_t acquires_total = 0;   // blocks handed out since start
+  Counter bytes_in_use;     // block bytes (header included) lent to connections
+  Counter bytes_cached;     // block bytes kept for reuse
+  Counter blocks_in_use;
+  Counter acquires_total;   // blocks handed out since start
 };
 
 class BufferPool {

@@ -100,6 +100,7 @@ class Worker {
   void queueRead(Connection& c, uint32_t index) noexcept;
   void kill(Connection& c, DisconnectReason reason) noexcept;
   void dropMessage(Connection& c) noexcept;
+  void countMessage(ws::Opcode opcode, size_t bytes) noexcept;
 
   const Config& config_;
   const unsigned index_;

@@ -8,18 +8,9 @@
 #include <atomic>
 #include <cstdint>
 
+#include "mws/base/counter.h"
+
 namespace mws::server {
-
-class Counter {
- public:
-  void add(uint64_t n = 1) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
-  void sub(uint64_t n = 1) noexcept { v_.store(v_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
-  void set(uint64_t n) noexcept { v_.store(n, std::memory_order_relaxed); }
-  uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<uint64_t> v_{0};
-};
 
 // Why a WebSocket connection ended; the label of millionws_disconnections_total.
 // Sockets that never completed the upgrade are counted as rejections instead.
@@ -36,6 +27,32 @@ enum class DisconnectReason : uint8_t {
   kCount,
 };
 const char* disconnectReasonName(DisconnectReason reason) noexcept;
+
+// Close codes counted by value; anything else falls into the last slot ("other").
+inline constexpr std::array<uint16_t, 11> kCountedCloseCodes = {
+    1000, 1001, 1002, 1003, 1005, 1007, 1008, 1009, 1010, 1011, 0};
+size_t closeCodeSlot(uint16_t code) noexcept;
+
+// Bucket counts kept by the owner thread; made cumulative at scrape time.
+template <size_t kBounds>
+struct BucketCounts {
+  std::array<Counter, kBounds + 1> buckets;  // the last one is +Inf
+  Counter sum;
+  void observe(size_t bucket, uint64_t value) noexcept {
+    buckets[bucket].add();
+    sum.add(value);
+  }
+};
+
+// Message sizes in bytes: 16, 64, 256, ... 16 MiB (powers of four).
+inline constexpr std::array<double, 11> kMessageSizeBounds = {
+    16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216};
+size_t messageSizeBucket(uint64_t bytes) noexcept;
+
+// Reactor loop iteration (work between two epoll_wait calls) in microseconds.
+inline constexpr std::array<double, 13> kLoopMicrosBounds = {
+    10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000};
+size_t loopMicrosBucket(uint64_t micros) noexcept;
 
 // HTTP statuses a handshake can be refused with; label of handshake rejections.
 inline constexpr std::array<uint16_t, 7> kRejectStatuses = {400, 403, 404, 405, 426, 431, 503};
@@ -56,6 +73,9 @@ struct alignas(64) WorkerStats {
   Counter pending_bytes;             // unsent output held now
   Counter accept_errors;             // EMFILE/ENFILE and friends
   Counter heartbeat_ms;              // monotonic ms of the last loop iteration
+  std::array<Counter, kCountedCloseCodes.size()> closes_sent, closes_received;
+  BucketCounts<kMessageSizeBounds.size()> message_sizes;   // received messages
+  BucketCounts<kLoopMicrosBounds.size()> loop_micros;
 };
 
 }  // namespace mws::server
