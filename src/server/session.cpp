@@ -10,6 +10,8 @@
 #include <cstring>
 #include <new>
 
+#include <spdlog/spdlog.h>
+
 #include "mws/http/handshake.h"
 #include "mws/http/upgrade_parser.h"
 #include "mws/server/worker.h"
@@ -139,6 +141,7 @@ void Worker::handshakeInput(Connection& c, std::span<uint8_t> data) noexcept {
   c.decoder = ws::DecoderState{};
   stats_.upgrades.add();
   stats_.active.add();
+  spdlog::debug("reactor {} fd {}: upgraded", index_, c.fd);
   armForState(current_);
   // Frames may have come in the same segment as the request.
   if (consumed < data.size()) frameInput(c, data.subspan(consumed));
@@ -147,6 +150,12 @@ void Worker::handshakeInput(Connection& c, std::span<uint8_t> data) noexcept {
 void Worker::rejectHandshake(Connection& c, uint16_t status, std::string_view reason) noexcept {
   for (size_t i = 0; i < kRejectStatuses.size(); ++i) {
     if (kRejectStatuses[i] == status) stats_.rejected[i].add();
+  }
+  spdlog::debug("reactor {} fd {}: handshake refused with {}: {}", index_, c.fd, status, reason);
+  if (status != 503 && warnAllowed()) {
+    spdlog::warn("reactor {}: handshake refused with {} ({}); {} similar warnings suppressed", index_,
+                 status, reason, suppressed_warnings_);
+    suppressed_warnings_ = 0;
   }
   char text[http::kMaxResponseBytes];
   sendHttp(c, std::string_view(text, http::renderError(text, status, reason)));

@@ -175,6 +175,7 @@ void Worker::admit(int fd) noexcept {
   }
   stats_.tcp_accepted.add();
   stats_.tcp_open.add();
+  spdlog::debug("reactor {} fd {}: accepted", index_, fd);
   armForState(index);
 }
 
@@ -326,6 +327,7 @@ void Worker::release(uint32_t index) noexcept {
   c.out.clear(pool_);
   if (c.flags & Connection::kPaused) stats_.paused.sub();
   if (c.flags & Connection::kCounted) {
+    spdlog::debug("reactor {} fd {}: closed ({})", index_, c.fd, disconnectReasonName(c.reason));
     stats_.active.sub();
     stats_.disconnections[static_cast<size_t>(c.reason)].add();
     shared_.open_websockets.fetch_sub(1, std::memory_order_relaxed);
