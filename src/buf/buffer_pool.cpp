@@ -31,6 +31,7 @@ Block* BufferPool::acquire(size_t min_capacity) noexcept {
   Block* block = free_[cls];
   if (block) {
     free_[cls] = block->next_free;
+    cached_bytes_ -= block_bytes;
     stats_.bytes_cached.sub(block_bytes);
   } else {
     block = static_cast<Block*>(std::malloc(block_bytes));
@@ -51,12 +52,13 @@ void BufferPool::release(Block* block) noexcept {
   const size_t block_bytes = kMinBlockBytes << block->size_class;
   stats_.bytes_in_use.sub(block_bytes);
   stats_.blocks_in_use.sub();
-  if (stats_.bytes_cached.get() + block_bytes > max_cached_bytes_) {
+  if (cached_bytes_ + block_bytes > max_cached_bytes_) {
     std::free(block);
     return;
   }
   block->next_free = free_[block->size_class];
   free_[block->size_class] = block;
+  cached_bytes_ += block_bytes;
   stats_.bytes_cached.add(block_bytes);
 }
 

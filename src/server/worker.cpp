@@ -65,7 +65,7 @@ void Worker::run() noexcept {
     int timeout = read_queue_.empty() ? static_cast<int>(next_tick_ms > now_ms_ ? next_tick_ms - now_ms_ : 0) : 0;
     if (draining_ && timeout > 100) timeout = 100;
     const int n = reactor_.wait(events_, timeout);
-    const uint64_t work_started_ns = monotonicNanos();
+    const uint64_t work_started_ns = kCountersEnabled ? monotonicNanos() : 0;
     now_ms_ = monotonicMillis();
     if (n < 0 && n != -EINTR) {
       spdlog::critical("reactor {}: epoll_wait failed: {}", index_, std::strerror(-n));
@@ -78,8 +78,10 @@ void Worker::run() noexcept {
       retry_accept_ = false;
       acceptAll();
     }
-    const uint64_t work_micros = (monotonicNanos() - work_started_ns) / 1000;
-    stats_.loop_micros.observe(loopMicrosBucket(work_micros), work_micros);
+    if constexpr (kCountersEnabled) {
+      const uint64_t work_micros = (monotonicNanos() - work_started_ns) / 1000;
+      stats_.loop_micros.observe(loopMicrosBucket(work_micros), work_micros);
+    }
     stats_.heartbeat_ms.set(now_ms_);
     if (draining_ && (slab_.live() == 0 || now_ms_ >= drain_deadline_ms_)) break;
   }

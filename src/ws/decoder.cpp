@@ -31,6 +31,7 @@ struct Header {
   const uint8_t* mask;  // null if the frame is unmasked
   uint8_t opcode;
   bool fin;
+  bool short_length;    // length in the 7-bit field (<= 125), no extended length
 };
 
 // Outcome of looking at a header: complete, incomplete, or a protocol violation.
@@ -58,6 +59,7 @@ HeaderStatus parseHeader(const uint8_t* p, size_t avail, bool strict, Header& h,
   const size_t ext = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
   h.size = 2 + ext + (masked ? 4 : 0);
   if (avail < h.size) return HeaderStatus::kNeedMore;
+  h.short_length = len7 < 126;
   if (len7 < 126) {
     h.payload_len = len7;
   } else {
@@ -152,7 +154,9 @@ DecodeResult decode(DecoderState& st, std::span<uint8_t> input, const DecoderLim
     static constexpr uint8_t kNoMask[4] = {0, 0, 0, 0};
     const uint8_t* key = h.mask ? h.mask : kNoMask;
 
-    if (isControl(h.opcode) && h.payload_len <= kMaxControlPayload) {
+    // A control frame is handled whole; only the 7-bit length form qualifies, which keeps an
+    // unfinished one within kMaxClientControlFrame bytes (discard mode admits longer forms).
+    if (isControl(h.opcode) && h.short_length) {
       if (static_cast<size_t>(end - p) < h.size + h.payload_len) break;  // whole frame or wait
       uint8_t* payload = p + h.size;
       const size_t len = static_cast<size_t>(h.payload_len);

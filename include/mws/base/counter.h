@@ -8,11 +8,21 @@
 
 namespace mws {
 
+// -DMWS_COUNTERS=OFF compiles every statistic out: the build the metrics-overhead
+// benchmark compares against. Nothing but metrics may depend on a Counter's value.
+#ifdef MWS_NO_COUNTERS
+inline constexpr bool kCountersEnabled = false;
+#else
+inline constexpr bool kCountersEnabled = true;
+#endif
+
 class Counter {
  public:
   void add(uint64_t n = 1) noexcept { set(get() + n); }
   void sub(uint64_t n = 1) noexcept { set(get() - n); }
-  void set(uint64_t n) noexcept { v_.store(n, std::memory_order_relaxed); }
+  void set(uint64_t n) noexcept {
+    if constexpr (kCountersEnabled) v_.store(n, std::memory_order_relaxed);
+  }
   uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
 
  private:

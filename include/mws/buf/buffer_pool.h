@@ -61,6 +61,7 @@ class BufferPool {
 
   std::array<Block*, kNumClasses> free_{};
   size_t max_cached_bytes_;
+  size_t cached_bytes_ = 0;  // the cache bound needs this whether or not stats are counted
   PoolStats stats_;
 };
 
