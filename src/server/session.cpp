@@ -172,10 +172,7 @@ void Worker::frameInput(Connection& c, std::span<uint8_t> data) noexcept {
     handler_.bind(c);
     const ws::DecodeResult r = ws::decode(c.decoder, data, limits_, handler_);
     data = data.subspan(r.consumed);
-    if (r.close_code) {
-      startClose(c, r.close_code, reasonForCode(r.close_code));
-      continue;  // the decoder now only looks for the client's Close
-    }
+    if (r.close_code) return startClose(c, r.close_code, reasonForCode(r.close_code));
     if (r.stopped) return;
     if (!data.empty()) {
       // An unfinished header or control frame (at most 131 bytes): keep it for the next read.
@@ -252,9 +249,17 @@ void Worker::startClose(Connection& c, uint16_t code, DisconnectReason reason) n
   if (c.state != ConnState::kOpen) return;
   sendClose(c, code);
   c.reason = reason;
-  c.state = ConnState::kClosing;
   c.state_tick = now_tick_;
-  c.decoder.startDiscarding();
+  if (code == ws::kCloseGoingAway) {
+    // A clean close of ours (shutdown, idle): the client answers, then we close TCP.
+    c.state = ConnState::kClosing;
+    c.decoder.startDiscarding();
+  } else {
+    // Failing the connection (rfc6455#section-7.1.7): after the Close frame the server
+    // closes its side at once (FIN once the frame is out) and no longer parses input,
+    // but reads and drops it until the client closes, so the frame is not lost to a reset.
+    c.state = ConnState::kLingering;
+  }
   c.msg.clear(pool_);
   c.spill = 0;
   armForState(current_);

@@ -25,7 +25,8 @@ enum class ConnState : uint8_t {
   kOpen,         // echoing
   kClosing,      // we sent Close; waiting for the client's Close
   kFlushing,     // the last bytes are queued; close the socket once they are sent
-  kLingering,    // HTTP error sent; discard input until EOF so the client reads it
+  kLingering,    // HTTP error or failing Close sent; write side shut once it is out,
+                 // input dropped until EOF so that the client reads it
   kDead,         // to be released at the end of the current event
 };
 

@@ -1,0 +1,37 @@
+// The --url target: ws://host[:port][/path] parsed and resolved to one IPv4
+// address, plus the loopback test that keeps the generator off other machines
+// unless --allow-remote. Start-up only; may allocate and call getaddrinfo().
+#pragma once
+
+#include <netinet/in.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mws::load {
+
+struct WsUrl {
+  std::string host;
+  uint16_t port = 80;
+  std::string path = "/";  // includes any query string
+};
+
+// Returns nullopt and sets *error for anything but ws:// with an IPv4 address or
+// host name (wss://, IPv6 literals and user info are not supported).
+std::optional<WsUrl> parseWsUrl(std::string_view url, std::string* error);
+
+struct Target {
+  std::string url;
+  WsUrl parts;
+  std::string host_header;  // host, or host:port when the port is not 80
+  sockaddr_in address{};
+};
+
+std::optional<Target> resolveTarget(std::string_view url, std::string* error);
+
+// 127.0.0.0/8 (rfc1122#section-3.2.1.3); `address` in network byte order.
+bool isLoopback(in_addr address) noexcept;
+
+}  // namespace mws::load

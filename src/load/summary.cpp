@@ -1,0 +1,70 @@
+#include "mws/load/summary.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+namespace mws::load {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+double round3(double v) noexcept { return std::round(v * 1000.0) / 1000.0; }
+
+double nanosToMillis(uint64_t ns) noexcept { return round3(static_cast<double>(ns) / 1e6); }
+
+Json percentilesMs(const Histogram& h) {
+  return {{"p50", nanosToMillis(h.percentile(0.50))},
+          {"p90", nanosToMillis(h.percentile(0.90))},
+          {"p99", nanosToMillis(h.percentile(0.99))},
+          {"p999", nanosToMillis(h.percentile(0.999))},
+          {"max", nanosToMillis(h.max())}};
+}
+
+}  // namespace
+
+std::string renderSummary(const LoadConfig& config, const WorkerReport& r) {
+  Json reasons = Json::object();
+  for (size_t i = 0; i < r.failed_by_reason.size(); ++i) {
+    if (r.failed_by_reason[i] != 0) {
+      reasons[failReasonName(static_cast<FailReason>(i))] = r.failed_by_reason[i];
+    }
+  }
+  const double ramp_rate =
+      r.ramp_seconds > 0 ? static_cast<double>(r.connected) / r.ramp_seconds : 0.0;
+  const double echo_rate =
+      r.echo_seconds > 0 ? static_cast<double>(r.echo_received) / r.echo_seconds : 0.0;
+  const Json summary = {
+      {"target", config.url},
+      {"procs", config.procs},
+      {"connections",
+       {{"requested", config.connections},
+        {"connected", r.connected},
+        {"failed", r.failed},
+        {"failed_by_reason", std::move(reasons)},
+        {"server_closed", r.server_closed},
+        {"open_at_end", r.open_at_end}}},
+      {"ramp", {{"seconds", round3(r.ramp_seconds)}, {"rate_per_second", round3(ramp_rate)}}},
+      {"handshake_latency_ms", percentilesMs(r.handshake_ns)},
+      {"echo",
+       {{"mode", echoModeName(config.mode)},
+        {"connections", r.echo_connections},
+        {"message_bytes", config.message_bytes},
+        {"duration_seconds", round3(r.echo_seconds)},
+        {"sent", r.echo_sent},
+        {"received", r.echo_received},
+        {"verify_errors", r.verify_errors},
+        {"messages_per_second", round3(echo_rate)},
+        {"latency_ms", percentilesMs(r.echo_latency_ns)}}},
+      {"verify_sample",
+       {{"requested", config.verify_sample}, {"ok", r.verify_ok}, {"failed", r.verify_failed}}},
+  };
+  return summary.dump();
+}
+
+int exitStatusFor(const WorkerReport& r) noexcept {
+  const bool clean = !r.aborted && r.failed == 0 && r.verify_errors == 0 && r.verify_failed == 0;
+  return clean ? 0 : 1;
+}
+
+}  // namespace mws::load
