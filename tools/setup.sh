@@ -8,9 +8,9 @@ packages=(
   cmake ninja-build g++ pkg-config
   # libraries
   libssl-dev libspdlog-dev libcli11-dev node-llhttp prometheus-cpp-dev nlohmann-json3-dev
-  # tests: GoogleTest, a real WebSocket client, pytest
+  # tests: GoogleTest, a real WebSocket client, pytest, a real Prometheus
   googletest libgtest-dev libgmock-dev python3-websockets python3-pytest python3-pytest-timeout
-  curl procps
+  curl procps prometheus
   # `just` comes from npm
   nodejs npm
 )
