@@ -73,8 +73,16 @@ void Worker::onReadable(Connection& c, bool hangup) noexcept {
     }
     if (n == 0) {
       // EOF. A client that closes without a closing handshake is an abnormal closure
-      // (1006); one we were closing with is done.
-      return kill(c, DisconnectReason::kReset);
+      // (1006); one we were closing with is done. Either way, what is already queued for it
+      // (echoes, our Close) still goes out: a half-closed client may be reading.
+      if (c.state == ConnState::kHandshaking) return kill(c, DisconnectReason::kReset);
+      if (c.state == ConnState::kOpen) c.reason = DisconnectReason::kReset;
+      if (c.state != ConnState::kFlushing) {
+        c.state = ConnState::kFlushing;
+        c.state_tick = now_tick_;
+        armForState(current_);
+      }
+      return;
     }
     if (errno == EINTR) continue;
     if (errno != EAGAIN) kill(c, DisconnectReason::kReset);
