@@ -59,10 +59,11 @@ ClientSet::ClientSet(const ClientOptions& options, WorkerReport& report, Rng& rn
       handshakes_(options.max_inflight),
       request_(options.host_header, options.path),
       read_buf_(new uint8_t[kReadBufferBytes]),
-      events_(kMaxEvents) {
-  write_buf_.resize(std::max({clientHeaderSize(options.max_message_bytes) +
-                                  options.max_message_bytes,
-                              request_.size(), ws::kMaxClientControlFrame}));
+      events_(kMaxEvents),
+      source_exhausted_(std::max<size_t>(1, options.sources.size())) {
+  write_buf_.resize(
+      std::max({clientHeaderSize(options.max_message_bytes) + options.max_message_bytes,
+                request_.size(), ws::kMaxClientControlFrame}));
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   MWS_CHECK(epfd_ >= 0);
 }
@@ -94,9 +95,17 @@ void ClientSet::startNext(uint64_t now_ns) noexcept {
   ctx.expected = http::computeAcceptKey({ctx.key.data(), ctx.key.size()});
 
   const std::vector<uint32_t>& sources = options_.sources;
-  const uint32_t source = sources.empty() ? 0 : sources[slot % sources.size()];
-  const int fd = startConnect(options_.target, source);
+  const size_t source_index = sources.empty() ? 0 : slot % sources.size();
+  // Once a source address has no port left towards the target, every further
+  // connect() from it fails too, each after the kernel scanned the whole port
+  // range: fail those at once instead of spending a minute in the kernel.
+  if (source_exhausted_[source_index]) {
+    fail(slot, FailReason::kAddressUnavailable, now_ns);
+    return;
+  }
+  const int fd = startConnect(options_.target, sources.empty() ? 0 : sources[source_index]);
   if (fd < 0) {
+    if (-fd == EADDRNOTAVAIL) source_exhausted_[source_index] = 1;
     fail(slot, failReasonForErrno(-fd), now_ns);
     return;
   }
@@ -189,8 +198,8 @@ void ClientSet::readHandshake(uint32_t slot, uint64_t now_ns, bool hup) noexcept
       return;
     }
     ctx.len = static_cast<uint16_t>(ctx.len + n);
-    const ResponseCheck check = checkResponse({ctx.response, ctx.len},
-                                              {ctx.expected.data(), ctx.expected.size()});
+    const ResponseCheck check =
+        checkResponse({ctx.response, ctx.len}, {ctx.expected.data(), ctx.expected.size()});
     switch (check.verdict) {
       case ResponseVerdict::kIncomplete:
         if (static_cast<size_t>(n) < room && !hup) return;  // drained; wait for the next edge
@@ -291,7 +300,8 @@ bool ClientSet::onControl(uint32_t slot, ws::Opcode opcode,
     case ws::Opcode::kPing: {
       // A Pong carries the Ping's payload (rfc6455#section-5.5.3).
       if (c.state != ConnState::kOpen || c.broken) return true;
-      const size_t len = writeClientFrame(write_buf_.data(), ws::Opcode::kPong, payload, rng_.next32());
+      const size_t len =
+          writeClientFrame(write_buf_.data(), ws::Opcode::kPong, payload, rng_.next32());
       if (!writeBytes(slot, write_buf_.data(), len)) markBroken(slot);
       return true;
     }
@@ -380,44 +390,12 @@ void ClientSet::reapBroken(uint64_t now_ns) noexcept {
 
 bool ClientSet::writeBytes(uint32_t slot, const uint8_t* data, size_t len) noexcept {
   Conn& c = conns_[slot];
-  if (c.broken) return false;
-  if (c.pending) {  // keep order behind what is already queued
-    c.pending->bytes.insert(c.pending->bytes.end(), data, data + len);
-    return true;
-  }
-  ssize_t n;
-  do {
-    n = ::send(c.fd, data, len, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(len)) return true;
-  if (n < 0) {
-    if (errno != EAGAIN) return false;
-    n = 0;
-  }
-  c.pending = std::make_unique<PendingOut>();
-  c.pending->bytes.assign(data + n, data + len);
-  return true;
+  return !c.broken && sendOrQueue(c.fd, c.pending, data, len);
 }
 
 void ClientSet::flush(uint32_t slot) noexcept {
   Conn& c = conns_[slot];
-  if (!c.pending || c.broken) return;
-  PendingOut& out = *c.pending;
-  while (out.sent < out.bytes.size()) {
-    const ssize_t n =
-        ::send(c.fd, out.bytes.data() + out.sent, out.bytes.size() - out.sent, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN) markBroken(slot);
-      if (out.sent > out.bytes.size() / 2) {  // drop the sent front so the queue stays small
-        out.bytes.erase(out.bytes.begin(), out.bytes.begin() + static_cast<ptrdiff_t>(out.sent));
-        out.sent = 0;
-      }
-      return;
-    }
-    out.sent += static_cast<size_t>(n);
-  }
-  c.pending.reset();
+  if (!c.broken && !flushPending(c.fd, c.pending)) markBroken(slot);
 }
 
 bool ClientSet::sendMessage(uint32_t slot, ws::Opcode opcode,

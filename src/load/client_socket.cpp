@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 namespace mws::load {
 
@@ -49,19 +50,35 @@ int socketError(int fd) noexcept {
 
 FailReason failReasonForErrno(int err) noexcept {
   switch (err) {
-    case ECONNREFUSED: return FailReason::kConnectRefused;
+    case ECONNREFUSED:
+      return FailReason::kConnectRefused;
     case EADDRNOTAVAIL:
-    case EADDRINUSE: return FailReason::kAddressUnavailable;
+    case EADDRINUSE:
+      return FailReason::kAddressUnavailable;
     case EMFILE:
     case ENFILE:
     case ENOBUFS:
-    case ENOMEM: return FailReason::kNoDescriptors;
-    case ETIMEDOUT: return FailReason::kTimeout;
+    case ENOMEM:
+      return FailReason::kNoDescriptors;
+    case ETIMEDOUT:
+      return FailReason::kTimeout;
     case ECONNRESET:
     case EPIPE:
-    case ECONNABORTED: return FailReason::kReset;
-    default: return FailReason::kConnectError;
+    case ECONNABORTED:
+      return FailReason::kReset;
+    default:
+      return FailReason::kConnectError;
   }
+}
+
+uint32_t ephemeralPortCount() noexcept {
+  std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+  if (f == nullptr) return 0;
+  unsigned low = 0;
+  unsigned high = 0;
+  const int fields = std::fscanf(f, "%u %u", &low, &high);
+  std::fclose(f);
+  return fields == 2 && high >= low ? high - low + 1 : 0;
 }
 
 uint64_t raiseDescriptorLimit() noexcept {

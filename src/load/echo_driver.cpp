@@ -47,6 +47,7 @@ void EchoDriver::startOpenLoop(std::span<const uint32_t> slots, double rate, uin
   period_ns_ = 1e9 / rate;
   // Messages due strictly before the end.
   total_k_ = static_cast<uint64_t>(std::ceil(static_cast<double>(end_ns - t0_ns) / period_ns_));
+  report_.echo_scheduled += total_k_;
 }
 
 void EchoDriver::startClosedLoop(std::span<const uint32_t> slots, uint64_t t0_ns,
@@ -162,8 +163,10 @@ void EchoDriver::complete(uint32_t index, bool good, uint64_t now_ns) noexcept {
       if (now_ns < end_ns_ && sendNext(peer, now_ns)) ++report_.echo_sent;
       break;
     case Mode::kVerify:
-      if (good) ++report_.verify_ok;
-      else ++report_.verify_failed;
+      if (good)
+        ++report_.verify_ok;
+      else
+        ++report_.verify_failed;
       break;
     case Mode::kIdle:
       break;
@@ -177,8 +180,10 @@ void EchoDriver::onConnectionEnded(uint32_t slot) noexcept {
   const uint32_t lost = peer.tx_seq - peer.rx_seq;
   outstanding_ -= lost;
   peer.rx_seq = peer.tx_seq;
-  if (mode_ == Mode::kVerify) report_.verify_failed += lost;
-  else report_.verify_errors += lost;
+  if (mode_ == Mode::kVerify)
+    report_.verify_failed += lost;
+  else
+    report_.verify_errors += lost;
   clients_.setTag(slot, kRetiredTag);
 }
 

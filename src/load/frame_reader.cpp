@@ -73,21 +73,30 @@ ReadResult readServerFrames(ReaderState& state, std::span<const uint8_t> input,
     pos += header;
     state.remaining = len;
     state.flags |= ReaderState::kFlagInFrame;
-    if (fin) state.flags |= ReaderState::kFlagFrameFin;
-    else state.flags &= static_cast<uint8_t>(~ReaderState::kFlagFrameFin);
+    if (fin)
+      state.flags |= ReaderState::kFlagFrameFin;
+    else
+      state.flags &= static_cast<uint8_t>(~ReaderState::kFlagFrameFin);
   }
   return {pos, ReadError::kNone, false};
 }
 
 const char* readErrorName(ReadError error) noexcept {
   switch (error) {
-    case ReadError::kNone: return "none";
-    case ReadError::kMasked: return "masked server frame";
-    case ReadError::kReservedBits: return "reserved bits set";
-    case ReadError::kBadOpcode: return "reserved opcode";
-    case ReadError::kBadControl: return "bad control frame";
-    case ReadError::kBadContinuation: return "bad continuation";
-    case ReadError::kTooBig: return "frame too big";
+    case ReadError::kNone:
+      return "none";
+    case ReadError::kMasked:
+      return "masked server frame";
+    case ReadError::kReservedBits:
+      return "reserved bits set";
+    case ReadError::kBadOpcode:
+      return "reserved opcode";
+    case ReadError::kBadControl:
+      return "bad control frame";
+    case ReadError::kBadContinuation:
+      return "bad continuation";
+    case ReadError::kTooBig:
+      return "frame too big";
   }
   return "?";
 }

@@ -1,7 +1,6 @@
 #include "mws/load/load_config.h"
 
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cstdio>
 
@@ -11,9 +10,12 @@ namespace mws::load {
 
 const char* echoModeName(EchoMode mode) noexcept {
   switch (mode) {
-    case EchoMode::kNone: return "none";
-    case EchoMode::kOpen: return "open";
-    case EchoMode::kClosed: return "closed";
+    case EchoMode::kNone:
+      return "none";
+    case EchoMode::kOpen:
+      return "open";
+    case EchoMode::kClosed:
+      return "closed";
   }
   return "?";
 }
@@ -85,7 +87,7 @@ std::optional<int> LoadConfig::parse(int argc, char** argv) {
     return 2;
   }
 
-  mode = mode_text == "open" ? EchoMode::kOpen
+  mode = mode_text == "open"     ? EchoMode::kOpen
          : mode_text == "closed" ? EchoMode::kClosed
                                  : EchoMode::kNone;
   text = type_text == "text";

@@ -33,21 +33,17 @@ std::string formatProgress(double elapsed_seconds, uint64_t requested, const Pro
     return a > b ? static_cast<double>(a - b) / dt : 0.0;
   };
   char line[320];
-  std::snprintf(line, sizeof line,
-                "[%7.1fs] %-6s conns %llu/%llu (+%.0f/s) open %llu inflight %llu failed %llu "
-                "srv_closed %llu | echo sent %llu recv %llu (%.0f/s) verify_err %llu",
-                elapsed_seconds, phaseName(now.phase),
-                static_cast<unsigned long long>(now.connected),
-                static_cast<unsigned long long>(requested),
-                perSecond(now.connected, before.connected),
-                static_cast<unsigned long long>(now.open),
-                static_cast<unsigned long long>(now.inflight),
-                static_cast<unsigned long long>(now.failed),
-                static_cast<unsigned long long>(now.server_closed),
-                static_cast<unsigned long long>(now.sent),
-                static_cast<unsigned long long>(now.received),
-                perSecond(now.received, before.received),
-                static_cast<unsigned long long>(now.verify_errors));
+  std::snprintf(
+      line, sizeof line,
+      "[%7.1fs] %-6s conns %llu/%llu (+%.0f/s) open %llu inflight %llu failed %llu "
+      "srv_closed %llu | echo sent %llu recv %llu (%.0f/s) verify_err %llu",
+      elapsed_seconds, phaseName(now.phase), static_cast<unsigned long long>(now.connected),
+      static_cast<unsigned long long>(requested), perSecond(now.connected, before.connected),
+      static_cast<unsigned long long>(now.open), static_cast<unsigned long long>(now.inflight),
+      static_cast<unsigned long long>(now.failed),
+      static_cast<unsigned long long>(now.server_closed), static_cast<unsigned long long>(now.sent),
+      static_cast<unsigned long long>(now.received), perSecond(now.received, before.received),
+      static_cast<unsigned long long>(now.verify_errors));
   return line;
 }
 

@@ -17,13 +17,20 @@ struct SharedControl::Header {
 
 const char* phaseName(Phase phase) noexcept {
   switch (phase) {
-    case Phase::kStarting: return "start";
-    case Phase::kRamp: return "ramp";
-    case Phase::kHold: return "hold";
-    case Phase::kEcho: return "echo";
-    case Phase::kVerify: return "verify";
-    case Phase::kClose: return "close";
-    case Phase::kDone: return "done";
+    case Phase::kStarting:
+      return "start";
+    case Phase::kRamp:
+      return "ramp";
+    case Phase::kHold:
+      return "hold";
+    case Phase::kEcho:
+      return "echo";
+    case Phase::kVerify:
+      return "verify";
+    case Phase::kClose:
+      return "close";
+    case Phase::kDone:
+      return "done";
   }
   return "?";
 }

@@ -183,7 +183,8 @@ int runSupervisor(const LoadConfig& config) {
   std::vector<Child> children(config.procs);
   forkWorkers(config, shared, children);
 
-  const uint64_t kill_at = start + static_cast<uint64_t>(config.deadline_seconds * 1e9) + kKillGraceNs;
+  const uint64_t kill_at =
+      start + static_cast<uint64_t>(config.deadline_seconds * 1e9) + kKillGraceNs;
   const bool tty = isatty(STDERR_FILENO) == 1;
   bool stop_sent = false;
   bool killed = false;
@@ -223,8 +224,8 @@ int runSupervisor(const LoadConfig& config) {
     if (!config.quiet && now - last_tick >= kSecond) {
       const ProgressTotals totals = sumLiveCounters(shared);
       const std::string line =
-          formatProgress(static_cast<double>(now - start) / 1e9, config.connections, totals,
-                         before, static_cast<double>(now - last_tick) / 1e9);
+          formatProgress(static_cast<double>(now - start) / 1e9, config.connections, totals, before,
+                         static_cast<double>(now - last_tick) / 1e9);
       std::fprintf(stderr, tty ? "\r%s\x1b[K" : "%s\n", line.c_str());
       before = totals;
       last_tick = now;
@@ -234,6 +235,15 @@ int runSupervisor(const LoadConfig& config) {
 
   const WorkerReport merged = mergeReports(config, children);
   if (merged.aborted) std::fprintf(stderr, "millionws-load: run stopped before completion\n");
+  // The schedule never waits, so messages it could not send in time were dropped;
+  // latency covers only those sent. Say so rather than let the rate look met.
+  if (merged.echo_scheduled > 0 && merged.echo_sent * 100 < merged.echo_scheduled * 99) {
+    std::fprintf(stderr,
+                 "millionws-load: warning: open loop fell behind: sent %llu of %llu scheduled "
+                 "messages (generator CPU-bound; add --procs or lower --echo-rate)\n",
+                 static_cast<unsigned long long>(merged.echo_sent),
+                 static_cast<unsigned long long>(merged.echo_scheduled));
+  }
   std::printf("%s\n", renderSummary(config, merged).c_str());
   std::fflush(stdout);
   return exitStatusFor(merged);

@@ -53,8 +53,10 @@ std::optional<WsUrl> parseWsUrl(std::string_view url, std::string* error) {
     if (const size_t hash = path.find('#'); hash != std::string_view::npos) {
       path = path.substr(0, hash);
     }
-    if (path.empty() || path.front() != '/') out.path = "/" + std::string(path);
-    else out.path = std::string(path);
+    if (path.empty() || path.front() != '/')
+      out.path = "/" + std::string(path);
+    else
+      out.path = std::string(path);
   }
   if (authority.find('@') != std::string_view::npos) return failWith("user info is not supported");
   if (!authority.empty() && authority.front() == '[') return failWith("IPv6 is not supported");

@@ -155,8 +155,7 @@ void Worker::echoPhase() {
     return Step{false, due};
   });
   report_.echo_seconds = static_cast<double>(std::min(stopped, end) - t0) / 1e9;
-  runUntil(stopped + kEchoDrainNs, true,
-           [&](uint64_t) { return Step{echo_.outstanding() == 0}; });
+  runUntil(stopped + kEchoDrainNs, true, [&](uint64_t) { return Step{echo_.outstanding() == 0}; });
   echo_.endEcho();
 }
 

@@ -15,10 +15,9 @@ WorkerPlan makeWorkerPlan(const LoadConfig& config, uint32_t index) {
   // echo_connections <= connections, so every worker's echo share fits in its connections.
   plan.echo_connections =
       static_cast<uint32_t>(splitEvenly(config.echo_connections, procs, index).count);
-  plan.echo_rate = config.echo_connections == 0
-                       ? 0
-                       : config.echo_rate * plan.echo_connections /
-                             static_cast<double>(config.echo_connections);
+  plan.echo_rate = config.echo_connections == 0 ? 0
+                                                : config.echo_rate * plan.echo_connections /
+                                                      static_cast<double>(config.echo_connections);
   plan.verify_sample = static_cast<uint32_t>(splitEvenly(config.verify_sample, procs, index).count);
   // Source addresses only make sense towards loopback: 127.x.y.z cannot reach another host.
   if (isLoopback(config.target.address.sin_addr)) {

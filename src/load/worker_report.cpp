@@ -30,19 +30,32 @@ Histogram histogramFromJson(const json& j) {
 
 const char* failReasonName(FailReason reason) noexcept {
   switch (reason) {
-    case FailReason::kConnectRefused: return "connect_refused";
-    case FailReason::kConnectError: return "connect_error";
-    case FailReason::kAddressUnavailable: return "address_unavailable";
-    case FailReason::kNoDescriptors: return "no_descriptors";
-    case FailReason::kTimeout: return "timeout";
-    case FailReason::kBadStatus: return "bad_status";
-    case FailReason::kBadAcceptKey: return "bad_accept_key";
-    case FailReason::kBadResponse: return "bad_response";
-    case FailReason::kReset: return "reset";
-    case FailReason::kClosed: return "closed";
-    case FailReason::kAborted: return "aborted";
-    case FailReason::kWorkerLost: return "worker_lost";
-    case FailReason::kCount: break;
+    case FailReason::kConnectRefused:
+      return "connect_refused";
+    case FailReason::kConnectError:
+      return "connect_error";
+    case FailReason::kAddressUnavailable:
+      return "address_unavailable";
+    case FailReason::kNoDescriptors:
+      return "no_descriptors";
+    case FailReason::kTimeout:
+      return "timeout";
+    case FailReason::kBadStatus:
+      return "bad_status";
+    case FailReason::kBadAcceptKey:
+      return "bad_accept_key";
+    case FailReason::kBadResponse:
+      return "bad_response";
+    case FailReason::kReset:
+      return "reset";
+    case FailReason::kClosed:
+      return "closed";
+    case FailReason::kAborted:
+      return "aborted";
+    case FailReason::kWorkerLost:
+      return "worker_lost";
+    case FailReason::kCount:
+      break;
   }
   return "unknown";
 }
@@ -64,6 +77,7 @@ void WorkerReport::merge(const WorkerReport& other) noexcept {
   ramp_seconds = std::max(ramp_seconds, other.ramp_seconds);
   handshake_ns.merge(other.handshake_ns);
   echo_connections += other.echo_connections;
+  echo_scheduled += other.echo_scheduled;
   echo_sent += other.echo_sent;
   echo_received += other.echo_received;
   verify_errors += other.verify_errors;
@@ -88,6 +102,7 @@ std::string WorkerReport::toJson() const {
       {"ramp_seconds", ramp_seconds},
       {"handshake_ns", histogramToJson(handshake_ns)},
       {"echo_connections", echo_connections},
+      {"echo_scheduled", echo_scheduled},
       {"echo_sent", echo_sent},
       {"echo_received", echo_received},
       {"verify_errors", verify_errors},
@@ -118,6 +133,7 @@ std::optional<WorkerReport> WorkerReport::fromJson(std::string_view text) {
     r.ramp_seconds = j.at("ramp_seconds").get<double>();
     r.handshake_ns = histogramFromJson(j.at("handshake_ns"));
     r.echo_connections = j.at("echo_connections").get<uint64_t>();
+    r.echo_scheduled = j.at("echo_scheduled").get<uint64_t>();
     r.echo_sent = j.at("echo_sent").get<uint64_t>();
     r.echo_received = j.at("echo_received").get<uint64_t>();
     r.verify_errors = j.at("verify_errors").get<uint64_t>();

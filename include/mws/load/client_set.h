@@ -17,6 +17,7 @@
 
 #include "mws/load/frame_reader.h"
 #include "mws/load/handshake_pool.h"
+#include "mws/load/pending_output.h"
 #include "mws/load/rng.h"
 #include "mws/load/worker_report.h"
 #include "mws/ws/frame.h"
@@ -91,10 +92,6 @@ class ClientSet {
   uint64_t lastResolvedNs() const noexcept { return last_resolved_ns_; }
 
  private:
-  struct PendingOut {
-    std::vector<uint8_t> bytes;
-    size_t sent = 0;
-  };
   struct Conn {
     int fd = -1;
     uint32_t hs = HandshakePool::kNone;  // handshake context while connecting or handshaking
@@ -104,8 +101,8 @@ class ClientSet {
     bool close_received = false;
     bool broken = false;  // a write failed; reapBroken() ends it
     ReaderState reader;
-    std::unique_ptr<uint8_t[]> leftover;  // kMaxReaderLeftover bytes, only while needed
-    std::unique_ptr<PendingOut> pending;  // unsent output, only after EAGAIN
+    std::unique_ptr<uint8_t[]> leftover;     // kMaxReaderLeftover bytes, only while needed
+    std::unique_ptr<PendingOutput> pending;  // unsent output, only after EAGAIN
   };
   static_assert(sizeof(Conn) <= 48, "client connection budget: 48 bytes");
 
@@ -138,6 +135,7 @@ class ClientSet {
   std::vector<uint8_t> write_buf_;
   std::vector<epoll_event> events_;
   std::vector<uint32_t> broken_;
+  std::vector<uint8_t> source_exhausted_;  // per source: connect() said EADDRNOTAVAIL
   uint32_t next_ = 0;
   uint32_t inflight_ = 0;
   uint32_t open_ = 0;

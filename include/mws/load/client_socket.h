@@ -21,6 +21,10 @@ int socketError(int fd) noexcept;
 
 FailReason failReasonForErrno(int err) noexcept;
 
+// Ports in net.ipv4.ip_local_port_range (0 if unreadable): how many connections
+// one source address can have open towards one destination address and port.
+uint32_t ephemeralPortCount() noexcept;
+
 // Raises RLIMIT_NOFILE's soft limit to the hard limit; returns the new soft limit.
 uint64_t raiseDescriptorLimit() noexcept;
 

@@ -42,6 +42,7 @@ struct WorkerReport {
   Histogram handshake_ns;
 
   uint64_t echo_connections = 0;
+  uint64_t echo_scheduled = 0;  // open loop: messages the schedule called for
   uint64_t echo_sent = 0;
   uint64_t echo_received = 0;
   uint64_t verify_errors = 0;  // bad or missing echoes, protocol errors, stray messages
