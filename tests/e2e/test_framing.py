@@ -1,0 +1,459 @@
+"""Base framing, pings/pongs, reserved bits/opcodes, fragmentation
+(RFC 6455 section 5; Autobahn groups 1-5)."""
+
+import asyncio
+import os
+import random
+import struct
+import time
+
+import pytest
+import websockets
+
+import wsraw
+from wsraw import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, RSV1, RSV2,
+                   RSV3, RawWS)
+
+SERVER_FLAGS = ["--drain-timeout", "3s"]
+
+MIB = 1024 * 1024
+
+
+def _uri(server):
+    return "ws://%s:%d/echo" % (server.host, server.port)
+
+
+def _text_of_len(n, seed=0):
+    rnd = random.Random(seed + n)
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:-_!?"
+    return "".join(rnd.choice(alphabet) for _ in range(n))
+
+
+async def _websockets_echo(uri, messages, compression=None):
+    async with websockets.connect(uri, max_size=None, ping_interval=None, close_timeout=5,
+                                  compression=compression, open_timeout=10) as ws:
+        assert not ws.extensions, "server negotiated extensions: %r" % ws.extensions
+        for m in messages:
+            await ws.send(m)
+            r = await asyncio.wait_for(ws.recv(), 20)
+            assert type(r) is type(m), "type changed: sent %s got %s" % (type(m), type(r))
+            assert len(r) == len(m), "length: sent %d got %d" % (len(m), len(r))
+            assert r == m, "payload differs"
+        await ws.close(1000)
+        assert ws.close_code == 1000, ws.close_code
+
+
+def run(coro, timeout=60):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def _open(server):
+    return wsraw.open_ws(server.host, server.port)
+
+
+def _expect_fail(ws, code=1002, timeout=5.0):
+    """Server must send a close frame with `code` and close TCP without
+    waiting for our close reply."""
+    ws.expect_fail(code, timeout=timeout)
+
+
+# --------------------------------------------------------------------------
+# Group 1: echo with an independent client (python3-websockets)
+# --------------------------------------------------------------------------
+
+SIZES = [0, 1, 125, 126, 127, 65535, 65536, 65537, MIB - 1, MIB]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_websockets_text_echo(server, size):
+    run(_websockets_echo(_uri(server), [_text_of_len(size)]))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_websockets_binary_echo(server, size):
+    run(_websockets_echo(_uri(server), [os.urandom(size)]))
+
+
+def test_websockets_mixed_opcodes_preserved(server):
+    msgs = []
+    for i in range(40):
+        if i % 2:
+            msgs.append(os.urandom(i * 37))
+        else:
+            msgs.append("κόσμε €𝄞 ✓ " * i)
+    msgs += ["", b"", "0", b"0"]
+    run(_websockets_echo(_uri(server), msgs))
+
+
+def test_websockets_offering_deflate_gets_plain(server):
+    # The client offers permessage-deflate; the server must decline it and
+    # still echo correctly.
+    run(_websockets_echo(_uri(server), ["a" * 5000, b"\x00" * 5000],
+                         compression="deflate"))
+
+
+# --------------------------------------------------------------------------
+# Group 1 (raw): exact server frame encoding
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size,form", [(0, "7"), (1, "7"), (125, "7"), (126, "16"),
+                                       (127, "16"), (65535, "16"), (65536, "64"),
+                                       (65537, "64"), (300000, "64")])
+@pytest.mark.parametrize("opcode", [OP_TEXT, OP_BINARY])
+def test_raw_echo_single_frame_shortest_length(server, size, form, opcode):
+    payload = (b"x" * size) if opcode == OP_TEXT else os.urandom(size)
+    with _open(server) as ws:
+        ws.send_frame(opcode, payload)
+        f = ws.recv_frame(timeout=10)  # strict: unmasked, shortest form, no rsv
+        assert f.opcode == opcode, f
+        assert f.fin, "echo of a %d-byte frame was fragmented: %r" % (size, f)
+        assert not f.masked
+        assert f.length_form == form, f
+        expected_hdr_len = {"7": 2, "16": 4, "64": 10}[form]
+        assert len(f.header) == expected_hdr_len, f.header
+        assert f.payload == payload
+        ws.close_handshake()
+
+
+def test_raw_zero_mask_key(server):
+    with _open(server) as ws:
+        ws.send(wsraw.text("zero-mask", mask_key=b"\x00\x00\x00\x00"))
+        ws.expect_message(OP_TEXT, "zero-mask")
+        ws.close_handshake()
+
+
+def test_many_messages_in_one_write(server):
+    msgs = [os.urandom(random.randint(0, 300)) for _ in range(200)]
+    with _open(server) as ws:
+        ws.send(b"".join(wsraw.binary(m) for m in msgs))
+        for m in msgs:
+            ws.expect_message(OP_BINARY, m)
+        ws.close_handshake()
+
+
+def test_frames_one_byte_at_a_time(server):
+    data = (wsraw.text("héllo wörld") + wsraw.binary(b"\x01" * 130)
+            + wsraw.ping(b"abc"))
+    with _open(server) as ws:
+        ws.send_slowly(data, chunk=1, delay=0.001)
+        ws.expect_message(OP_TEXT, "héllo wörld")
+        ws.expect_message(OP_BINARY, b"\x01" * 130)
+        ws.expect_message(OP_PONG, b"abc")
+        ws.close_handshake()
+
+
+def test_large_message_in_small_tcp_chunks(server):
+    payload = os.urandom(200000)
+    data = wsraw.binary(payload)
+    with _open(server) as ws:
+        for i in range(0, len(data), 997):
+            ws.send(data[i:i + 997])
+        ws.expect_message(OP_BINARY, payload, timeout=20)
+        ws.close_handshake()
+
+
+def test_client_64bit_length_for_small_payload_msb_set_fails(server):
+    # RFC 6455 5.2: the most significant bit of a 64-bit length MUST be 0.
+    with _open(server) as ws:
+        ws.send(wsraw.build_frame(OP_BINARY, b"abc", length_form="64",
+                                  declared_length=(1 << 63) | 3))
+        f = ws.expect_close(timeout=5)
+        assert f.close_code in (1002, 1009), f
+        ws.assert_tcp_closed()
+
+
+# --------------------------------------------------------------------------
+# Group 2: pings and pongs
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("payload", [b"", b"x", b"\x00\xff" * 10, bytes(range(125)),
+                                     "ping ✓".encode()])
+def test_ping_gets_pong_with_same_payload(server, payload):
+    with _open(server) as ws:
+        ws.send(wsraw.ping(payload))
+        f = ws.recv_frame()
+        assert f.opcode == OP_PONG, f
+        assert f.fin
+        assert f.payload == payload
+        ws.close_handshake()
+
+
+def test_ten_pings_in_a_row(server):
+    pays = [("ping-%d" % i).encode() for i in range(10)]
+    with _open(server) as ws:
+        ws.send(b"".join(wsraw.ping(p) for p in pays))
+        got = []
+        deadline = time.monotonic() + 5
+        while not got or got[-1] != pays[-1]:
+            f = ws.recv_frame(timeout=max(0.01, deadline - time.monotonic()))
+            assert f.opcode == OP_PONG, f
+            got.append(f.payload)
+        # RFC allows answering only the most recent ping, but pongs that are
+        # sent must match pings, in order.
+        it = iter(pays)
+        assert all(any(g == p for p in it) for g in got), got
+        ws.echo(OP_TEXT, "after pings")
+        ws.close_handshake()
+
+
+def test_ping_one_byte_at_a_time(server):
+    with _open(server) as ws:
+        ws.send_slowly(wsraw.ping(b"Hello, world!"), chunk=1, delay=0.002)
+        ws.expect_message(OP_PONG, b"Hello, world!")
+        ws.close_handshake()
+
+
+@pytest.mark.parametrize("payload", [b"", b"unsolicited", b"\x00" * 125])
+def test_unsolicited_pong_ignored(server, payload):
+    with _open(server) as ws:
+        ws.send(wsraw.pong(payload))
+        ws.assert_no_data(0.3)
+        ws.echo(OP_TEXT, "next")
+        ws.close_handshake()
+
+
+def test_unsolicited_pong_then_ping(server):
+    with _open(server) as ws:
+        ws.send(wsraw.pong(b"unsolicited") + wsraw.ping(b"solicited"))
+        ws.expect_message(OP_PONG, b"solicited")
+        ws.close_handshake()
+
+
+@pytest.mark.parametrize("opcode", [OP_PING, OP_PONG, OP_CLOSE])
+def test_control_frame_payload_126_fails(server, opcode):
+    with _open(server) as ws:
+        ws.send(wsraw.build_frame(opcode, b"\x03\xe8" + b"a" * 124, length_form="16"))
+        _expect_fail(ws)
+
+
+@pytest.mark.parametrize("opcode", [OP_PING, OP_PONG, OP_CLOSE])
+def test_control_frame_large_payload_fails(server, opcode):
+    with _open(server) as ws:
+        ws.send(wsraw.build_frame(opcode, b"\x03\xe8" + b"a" * 998))
+        _expect_fail(ws)
+
+
+# --------------------------------------------------------------------------
+# Group 3: reserved bits
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rsv", [1, 2, 3, 4, 5, 6, 7])
+def test_rsv_bits_on_text_fail(server, rsv):
+    with _open(server) as ws:
+        ws.send(wsraw.text("hello", rsv=rsv))
+        _expect_fail(ws)
+
+
+@pytest.mark.parametrize("opcode,payload", [(OP_BINARY, b"\x00\xff"), (OP_PING, b"p"),
+                                            (OP_PONG, b"p"), (OP_CLOSE, b"\x03\xe8")])
+@pytest.mark.parametrize("rsv", [RSV1, RSV2, RSV3])
+def test_rsv_bits_on_other_opcodes_fail(server, opcode, payload, rsv):
+    with _open(server) as ws:
+        ws.send(wsraw.build_frame(opcode, payload, rsv=rsv))
+        _expect_fail(ws)
+
+
+def test_rsv_on_continuation_fails(server):
+    with _open(server) as ws:
+        ws.send(wsraw.text("frag", fin=False) + wsraw.cont("ment", rsv=RSV1))
+        _expect_fail(ws)
+
+
+def test_valid_then_rsv_then_ping(server):
+    # Autobahn 3.2: echo for the first, then fail; the ping after the bad
+    # frame must not be answered.
+    with _open(server) as ws:
+        ws.send(wsraw.text("Hello") + wsraw.text("Hello", rsv=RSV2) + wsraw.ping(b"x"))
+        ws.expect_message(OP_TEXT, "Hello")
+        _expect_fail(ws)
+
+
+def test_valid_then_rsv_sent_slowly(server):
+    with _open(server) as ws:
+        ws.send_slowly(wsraw.text("Hello") + wsraw.text("Hello", rsv=RSV3) + wsraw.ping(b"x"),
+                       chunk=1, delay=0.002, stop_on_error=True)
+        ws.expect_message(OP_TEXT, "Hello")
+        _expect_fail(ws)
+
+
+# --------------------------------------------------------------------------
+# Group 4: opcodes
+# --------------------------------------------------------------------------
+
+RESERVED_OPCODES = [3, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF]
+
+
+@pytest.mark.parametrize("opcode", RESERVED_OPCODES)
+def test_reserved_opcode_fails(server, opcode):
+    with _open(server) as ws:
+        ws.send(wsraw.build_frame(opcode, b"reserved"))
+        _expect_fail(ws)
+
+
+@pytest.mark.parametrize("opcode", [3, 0xB])
+def test_reserved_opcode_empty_after_valid(server, opcode):
+    with _open(server) as ws:
+        ws.send(wsraw.text("Hello") + wsraw.build_frame(opcode, b"") + wsraw.ping(b"x"))
+        ws.expect_message(OP_TEXT, "Hello")
+        _expect_fail(ws)
+
+
+# --------------------------------------------------------------------------
+# Group 5: fragmentation
+# --------------------------------------------------------------------------
+
+def test_fragmented_text(server):
+    with _open(server) as ws:
+        ws.send(wsraw.text("fragment1", fin=False) + wsraw.cont("fragment2", fin=False)
+                + wsraw.cont("fragment3"))
+        ws.expect_message(OP_TEXT, "fragment1fragment2fragment3")
+        ws.close_handshake()
+
+
+def test_fragmented_binary(server):
+    parts = [os.urandom(n) for n in (1, 125, 126, 1000, 65536, 3)]
+    data = wsraw.binary(parts[0], fin=False)
+    for p in parts[1:-1]:
+        data += wsraw.cont(p, fin=False)
+    data += wsraw.cont(parts[-1])
+    with _open(server) as ws:
+        ws.send(data)
+        ws.expect_message(OP_BINARY, b"".join(parts), timeout=10)
+        ws.close_handshake()
+
+
+@pytest.mark.parametrize("layout", [
+    ["", "abc", "def"], ["abc", "", "def"], ["abc", "def", ""], ["", "", ""],
+    ["", "x"], ["x", ""], ["", ""], ["", "", "", "", "", "a", "", "", "", ""],
+])
+def test_fragmented_with_empty_fragments(server, layout):
+    data = wsraw.text(layout[0], fin=False)
+    for p in layout[1:-1]:
+        data += wsraw.cont(p, fin=False)
+    data += wsraw.cont(layout[-1])
+    with _open(server) as ws:
+        ws.send(data)
+        ws.expect_message(OP_TEXT, "".join(layout))
+        ws.close_handshake()
+
+
+def test_many_fragments(server):
+    chunks = [os.urandom(random.randint(0, 40)) for _ in range(500)]
+    data = wsraw.binary(chunks[0], fin=False)
+    data += b"".join(wsraw.cont(c, fin=False) for c in chunks[1:-1])
+    data += wsraw.cont(chunks[-1])
+    with _open(server) as ws:
+        ws.send(data)
+        ws.expect_message(OP_BINARY, b"".join(chunks))
+        ws.close_handshake()
+
+
+def test_ping_between_fragments_answered_immediately(server):
+    with _open(server) as ws:
+        ws.send(wsraw.text("Hello, ", fin=False) + wsraw.ping(b"in-between"))
+        # the pong must come now, before the message is complete
+        f = ws.recv_frame(timeout=5)
+        assert (f.opcode, f.payload) == (OP_PONG, b"in-between"), f
+        ws.send(wsraw.cont("World", fin=False) + wsraw.ping(b"again"))
+        f = ws.recv_frame(timeout=5)
+        assert (f.opcode, f.payload) == (OP_PONG, b"again"), f
+        ws.send(wsraw.cont("!"))
+        ws.expect_message(OP_TEXT, "Hello, World!")
+        ws.close_handshake()
+
+
+def test_pong_between_fragments_ignored(server):
+    with _open(server) as ws:
+        ws.send(wsraw.binary(b"ab", fin=False) + wsraw.pong(b"zz") + wsraw.cont(b"cd"))
+        ws.expect_message(OP_BINARY, b"abcd")
+        ws.close_handshake()
+
+
+def test_fragments_and_pings_sent_slowly(server):
+    data = (wsraw.text("frag1", fin=False) + wsraw.ping(b"p1") + wsraw.cont("frag2", fin=False)
+            + wsraw.ping(b"p2") + wsraw.cont("frag3"))
+    with _open(server) as ws:
+        ws.send_slowly(data, chunk=1, delay=0.001)
+        assert ws.recv_message() == (OP_PONG, b"p1")
+        assert ws.recv_message() == (OP_PONG, b"p2")
+        ws.expect_message(OP_TEXT, "frag1frag2frag3")
+        ws.close_handshake()
+
+
+def test_fragmented_then_single_message(server):
+    with _open(server) as ws:
+        ws.send(wsraw.binary(b"1", fin=False) + wsraw.cont(b"2") + wsraw.text("3")
+                + wsraw.text("4", fin=False) + wsraw.cont("5"))
+        ws.expect_message(OP_BINARY, b"12")
+        ws.expect_message(OP_TEXT, "3")
+        ws.expect_message(OP_TEXT, "45")
+        ws.close_handshake()
+
+
+@pytest.mark.parametrize("opcode", [OP_PING, OP_PONG, OP_CLOSE])
+def test_fragmented_control_frame_fails(server, opcode):
+    with _open(server) as ws:
+        payload = b"\x03\xe8" if opcode == OP_CLOSE else b"fragmented"
+        ws.send(wsraw.build_frame(opcode, payload, fin=False))
+        _expect_fail(ws)
+
+
+def test_fragmented_ping_in_two_parts_fails(server):
+    with _open(server) as ws:
+        ws.send(wsraw.ping(b"frag", fin=False) + wsraw.cont(b"ment"))
+        _expect_fail(ws)
+
+
+@pytest.mark.parametrize("fin", [True, False])
+def test_continuation_without_start_fails(server, fin):
+    with _open(server) as ws:
+        ws.send(wsraw.cont("orphan", fin=fin))
+        _expect_fail(ws)
+
+
+def test_continuation_after_complete_message_fails(server):
+    with _open(server) as ws:
+        ws.send(wsraw.text("a", fin=False) + wsraw.cont("b"))
+        ws.expect_message(OP_TEXT, "ab")
+        ws.send(wsraw.cont("c"))
+        _expect_fail(ws)
+
+
+@pytest.mark.parametrize("first,second", [
+    (OP_TEXT, OP_TEXT), (OP_TEXT, OP_BINARY), (OP_BINARY, OP_TEXT), (OP_BINARY, OP_BINARY)])
+@pytest.mark.parametrize("second_fin", [True, False])
+def test_new_message_inside_fragmented_fails(server, first, second, second_fin):
+    with _open(server) as ws:
+        ws.send(wsraw.build_frame(first, b"start", fin=False)
+                + wsraw.build_frame(second, b"intruder", fin=second_fin))
+        _expect_fail(ws)
+
+
+# --------------------------------------------------------------------------
+# masking
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("opcode", [OP_TEXT, OP_BINARY, OP_PING, OP_CLOSE])
+def test_unmasked_client_frame_fails(server, opcode):
+    payload = b"\x03\xe8" if opcode == OP_CLOSE else b"unmasked"
+    with _open(server) as ws:
+        ws.send(wsraw.build_frame(opcode, payload, mask=False))
+        _expect_fail(ws)
+
+
+def test_unmasked_continuation_fails(server):
+    with _open(server) as ws:
+        ws.send(wsraw.text("a", fin=False) + wsraw.cont("b", mask=False))
+        _expect_fail(ws)
+
+
+def test_server_survives_protocol_errors(server):
+    # many failing connections in a row must not affect a healthy one
+    healthy = _open(server)
+    with healthy:
+        for i in range(30):
+            with _open(server) as ws:
+                ws.send(wsraw.build_frame(3 + (i % 5), b"x"))
+                ws.expect_close_code(1002)
+        healthy.echo(OP_TEXT, "still here")
+        healthy.close_handshake()
