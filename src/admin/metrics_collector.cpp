@@ -276,6 +276,13 @@ std::vector<MetricFamily> collectProcess() {
     add(used, static_cast<double>(k->sockets_used));
     out.push_back(std::move(used));
   }
+  if (const auto slab = readSlabBytes()) {
+    auto f = family("millionws_kernel_slab_bytes",
+                    "Kernel slab memory on the host (/proc/meminfo Slab): socket structures live here",
+                    MetricType::Gauge);
+    add(f, static_cast<double>(*slab));
+    out.push_back(std::move(f));
+  }
   return out;
 }
 

@@ -121,6 +121,14 @@ std::optional<SockstatSample> parseSockstat(std::string_view text) {
   return s;
 }
 
+std::optional<uint64_t> parseSlabBytes(std::string_view meminfo) {
+  const auto kib = fieldAfter(meminfo, "Slab:");
+  if (!kib) return std::nullopt;
+  return *kib * 1024;
+}
+
+std::optional<uint64_t> readSlabBytes() { return parseSlabBytes(readFile("/proc/meminfo")); }
+
 uint64_t countOpenFds() {
   struct stat st{};
   if (::stat("/proc/self/fd", &st) == 0 && st.st_size > 0) return static_cast<uint64_t>(st.st_size);

@@ -40,10 +40,13 @@ bool parseStatus(std::string_view status, ProcessSample& out);
 std::optional<uint64_t> parseMaxOpenFiles(std::string_view limits);
 std::optional<double> parseBootTime(std::string_view proc_stat);
 std::optional<SockstatSample> parseSockstat(std::string_view sockstat);
+// "Slab:" of /proc/meminfo in bytes: where the kernel keeps every socket's structures.
+std::optional<uint64_t> parseSlabBytes(std::string_view meminfo);
 
 // Live readers.
 std::optional<ProcessSample> readProcess();
 std::optional<SockstatSample> readSockstat();
+std::optional<uint64_t> readSlabBytes();
 // Open descriptors: the size that stat(2) reports for /proc/self/fd (Linux >= 6.2,
 // a bitmap count, not a directory walk), else a directory walk.
 uint64_t countOpenFds();

@@ -64,6 +64,13 @@ TEST(ParseSockstat, ReadsTcpLine) {
   EXPECT_FALSE(parseSockstat("sockets: used 1\nUDP: inuse 0 mem 0\n").has_value());
 }
 
+TEST(ParseMeminfo, ReadsSlab) {
+  EXPECT_EQ(parseSlabBytes("MemTotal:       24000000 kB\nSlab:             123456 kB\n"
+                           "SReclaimable:      1000 kB\n"),
+            123456u * 1024u);
+  EXPECT_FALSE(parseSlabBytes("MemTotal: 1 kB\n").has_value());
+}
+
 TEST(LiveProcess, MatchesWhatTheKernelSaysAboutUs) {
   const auto p = readProcess();
   ASSERT_TRUE(p.has_value());
