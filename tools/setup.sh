@@ -11,9 +11,10 @@ packages=(
   # tests: GoogleTest, a real WebSocket client, pytest, a real Prometheus
   googletest libgtest-dev libgmock-dev python3-websockets python3-pytest python3-pytest-timeout
   curl procps prometheus
-  # `just` comes from npm
-  nodejs npm
 )
+# `just` comes from npm; a machine whose Node.js already ships npm (e.g. NodeSource builds,
+# which conflict with Debian's npm package) keeps its own.
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
