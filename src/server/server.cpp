@@ -54,6 +54,7 @@ int Server::run() {
   const uint64_t fd_room = fd_limit > reserved ? fd_limit - reserved : 1;
   SharedState shared;
   shared.max_websockets = config_.max_connections ? config_.max_connections : fd_room;
+  shared.max_sockets = fd_room;
   if (shared.max_websockets > fd_room) {
     spdlog::warn("--max-connections {} exceeds what {} descriptors allow; about {} will fit",
                  shared.max_websockets, fd_limit, fd_room);

@@ -135,6 +135,9 @@ void Worker::acceptAll() noexcept {
 bool Worker::rejectOneForEmfile() noexcept {
   // Out of descriptors: spend the reserve one to accept and close a pending client, so
   // it is refused promptly instead of waiting in the backlog (libuv's EMFILE trick).
+  // Reactors share the descriptor table, so another one may have taken the slot our reserve
+  // left: get a reserve back first whenever one is free.
+  if (!reserve_fd_.valid()) reserve_fd_.reset(openReserveFd());
   if (!reserve_fd_.valid()) return false;
   reserve_fd_.reset();
   const int fd = net::acceptNonBlocking(listener_.get());
@@ -159,8 +162,21 @@ bool Worker::warnAllowed() noexcept {
 }
 
 void Worker::admit(int fd) noexcept {
+  if (shared_.open_sockets.fetch_add(1, std::memory_order_relaxed) >= shared_.max_sockets) {
+    shared_.open_sockets.fetch_sub(1, std::memory_order_relaxed);
+    ::close(fd);
+    stats_.accept_errors.add();
+    if (warnAllowed()) {
+      spdlog::warn("reactor {}: descriptor budget of {} sockets reached, refusing connections "
+                   "({} similar warnings suppressed)",
+                   index_, shared_.max_sockets, suppressed_warnings_);
+      suppressed_warnings_ = 0;
+    }
+    return;
+  }
   const uint32_t index = slab_.allocate();
   if (index == ConnectionSlab::kNone) {
+    shared_.open_sockets.fetch_sub(1, std::memory_order_relaxed);
     ::close(fd);
     stats_.accept_errors.add();
     return;
@@ -172,6 +188,7 @@ void Worker::admit(int fd) noexcept {
   if (reactor_.add(fd, net::Reactor::kConnectionEvents, tagOf(index, c.generation)) != 0) {
     ::close(fd);
     slab_.release(index);
+    shared_.open_sockets.fetch_sub(1, std::memory_order_relaxed);
     stats_.accept_errors.add();
     return;
   }
@@ -335,6 +352,7 @@ void Worker::release(uint32_t index) noexcept {
     shared_.open_websockets.fetch_sub(1, std::memory_order_relaxed);
   }
   stats_.tcp_open.sub();
+  shared_.open_sockets.fetch_sub(1, std::memory_order_relaxed);
   slab_.release(index);
 }
 

@@ -1,5 +1,5 @@
 """What a connection costs the process in threads and descriptors, and how the server
-behaves when it runs out of descriptors (EMFILE): no busy loop, other clients unharmed."""
+behaves when descriptors run out: prompt refusals, no busy loop, other clients unharmed."""
 
 import os
 import resource
@@ -70,12 +70,16 @@ def test_out_of_descriptors_refuses_without_spinning(fd_starved_server):
     held, refused = [], 0
     try:
         for _ in range(90):
+            t0 = time.monotonic()
             try:
-                held.append(wsraw.open_ws(s.host, s.port, timeout=2))
+                held.append(wsraw.open_ws(s.host, s.port, timeout=5))
             except (AssertionError, OSError, wsraw.ConnectionClosed):
                 refused += 1
+                # Refused at once (closed), not left waiting in the backlog.
+                assert time.monotonic() - t0 < 2.0
         assert refused > 0, "64 descriptors cannot hold 90 connections"
-        assert len(held) > 30
+        # 64 minus stdio, two reactors' epoll/listener/reserve, the eventfd and a margin.
+        assert len(held) >= 20
         # Connections keep arriving while descriptors are exhausted: the server refuses them
         # promptly and does not burn CPU in an accept loop.
         before = cpu_seconds(s.pid)
@@ -89,7 +93,7 @@ def test_out_of_descriptors_refuses_without_spinning(fd_starved_server):
         # The connections already held still echo.
         for c in held[:10]:
             c.echo(0x1, b"still here")
-        assert "out of file descriptors" in s.log_text()
+        assert "refusing connections" in s.log_text()
     finally:
         for c in held:
             c.close_socket()

@@ -1,5 +1,6 @@
-// The little that reactors share: the run phase, the open-connection total that
-// --max-connections bounds, and the eventfd that wakes every reactor at once.
+// The little that reactors share: the run phase, the open-connection totals that
+// --max-connections and the descriptor limit bound, and the eventfd that wakes every
+// reactor at once.
 // Touched on accept/upgrade/close and on shutdown, never per message.
 #pragma once
 
@@ -14,6 +15,11 @@ struct SharedState {
   std::atomic<Phase> phase{Phase::kRunning};
   std::atomic<uint64_t> open_websockets{0};
   uint64_t max_websockets = 0;
+  // Sockets held in any state, against the descriptors the limit leaves for them: past
+  // the budget a new socket is closed at once, so accept(2) never meets EMFILE because of
+  // us (the reserve descriptor stays for descriptors opened by others).
+  std::atomic<uint64_t> open_sockets{0};
+  uint64_t max_sockets = 0;
   // Written once to start draining; registered edge-triggered in every reactor, so
   // each gets exactly one wakeup per write.
   int wake_fd = -1;
