@@ -35,3 +35,4 @@ fmt-check:
 
 clean:
     rm -rf build
+import "bench/bench.just"

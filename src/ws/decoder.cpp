@@ -104,13 +104,18 @@ DecodeResult decode(DecoderState& st, std::span<uint8_t> input, const DecoderLim
     result.close_code = code;
   };
 
+  if (st.flags & DecoderState::kFlagDropAll) {
+    result.consumed = input.size();
+    return result;
+  }
+
   while (true) {
     if (st.flags & DecoderState::kFlagInFrame) {
       const size_t avail = static_cast<size_t>(end - p);
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(st.remaining, avail));
+      const size_t n = std::min<size_t>(st.remaining, avail);
       if (n == 0 && st.remaining > 0) break;
       st.mask_phase = unmask(p, n, st.mask, st.mask_phase);
-      st.remaining -= n;
+      st.remaining -= static_cast<uint32_t>(n);
       const bool frame_done = st.remaining == 0;
       const bool last = frame_done && (st.flags & DecoderState::kFlagFrameFin);
       std::span<uint8_t> piece(p, n);
@@ -201,9 +206,16 @@ DecodeResult decode(DecoderState& st, std::span<uint8_t> input, const DecoderLim
       }
       st.message_bytes += static_cast<uint32_t>(h.payload_len);
     }
+    if (h.payload_len > UINT32_MAX) {
+      // Only reachable while discarding (strict mode capped it at the message limit): such
+      // a frame cannot be followed, so nothing after it can be parsed either.
+      st.flags |= DecoderState::kFlagDropAll;
+      p = end;
+      break;
+    }
     std::memcpy(st.mask, key, 4);
     st.mask_phase = 0;
-    st.remaining = h.payload_len;
+    st.remaining = static_cast<uint32_t>(h.payload_len);
     st.flags |= DecoderState::kFlagInFrame;
     if (h.fin) {
       st.flags |= DecoderState::kFlagFrameFin;

@@ -1,12 +1,12 @@
 // The per-connection record: everything a connection costs in user space while
-// idle. 56 bytes, no pointer to anything while idle (both buffers empty), kept in
+// idle. 48 bytes, no pointer to anything while idle (both buffers empty), kept in
 // a per-reactor slab. Plain data: the behaviour lives in server/session.cpp.
 //
 // Byte budget (static_assert below):
 //   msg 8      pooled block: the handshake parser, or the message being assembled
 //              plus a few raw bytes of an unfinished frame at its tail (`spill`)
 //   out 8      pooled block: output the kernel did not take yet
-//   decoder 24 RFC 6455 decoder state (ws/decoder.h)
+//   decoder 16 RFC 6455 decoder state (ws/decoder.h)
 //   fd 4, generation 2, active_tick 2, state_tick 2, wheel_due 2,
 //   state 1, flags 1, spill 1, reason 1
 #pragma once
@@ -50,6 +50,6 @@ struct Connection {
   static constexpr uint8_t kCounted = 1 << 3;     // counted in the open WebSocket total
   static constexpr uint8_t kShutWr = 1 << 4;      // write side already shut down
 };
-static_assert(sizeof(Connection) == 56, "per-connection budget: 56 bytes");
+static_assert(sizeof(Connection) == 48, "per-connection budget: 48 bytes");
 
 }  // namespace mws::server

@@ -1,5 +1,5 @@
 // Sans-I/O, incremental RFC 6455 frame decoder for frames sent by clients.
-// Input may be cut at any byte. State is a 24-byte POD kept in the connection
+// Input may be cut at any byte. State is a 16-byte POD kept in the connection
 // record; payload is unmasked in place and handed to a DecoderHandler as spans
 // into the caller's buffer. Never allocates, never throws.
 #pragma once
@@ -13,7 +13,7 @@
 namespace mws::ws {
 
 struct DecoderState {
-  uint64_t remaining = 0;      // payload bytes of the current data frame not seen yet
+  uint32_t remaining = 0;      // payload bytes of the current data frame not seen yet
   uint32_t message_bytes = 0;  // payload bytes of the current message so far (<= limit)
   uint8_t mask[4] = {};        // masking key of the current data frame
   uint8_t mask_phase = 0;      // index into mask for the next payload byte
@@ -25,16 +25,18 @@ struct DecoderState {
   static constexpr uint8_t kFlagFrameFin = 1 << 1;     // the current data frame has FIN
   static constexpr uint8_t kFlagFirstPiece = 1 << 2;   // no piece of the message delivered yet
   static constexpr uint8_t kFlagDiscard = 1 << 3;      // failed or closing: skip data, find Close
+  static constexpr uint8_t kFlagDropAll = 1 << 4;      // discarding past a frame too long to
+                                                       // track: nothing is parsed any more
 
   bool discarding() const noexcept { return flags & kFlagDiscard; }
   // After the server has sent its own Close: keep parsing frames only to find the
   // peer's Close; data is dropped and nothing is validated any more.
   void startDiscarding() noexcept { flags |= kFlagDiscard; }
 };
-static_assert(sizeof(DecoderState) == 24, "DecoderState budget: 24 bytes per connection");
+static_assert(sizeof(DecoderState) == 16, "DecoderState budget: 16 bytes per connection");
 
 struct DecoderLimits {
-  uint32_t max_message_bytes = 1u << 20;
+  uint32_t max_message_bytes = 1u << 20;  // at most 2^32 - 1: frame lengths are tracked in 32 bits
 };
 
 enum class HandlerAction : uint8_t { kContinue, kStop };

@@ -8,9 +8,9 @@
 namespace mws::server {
 namespace {
 
-TEST(ConnectionSlabTest, ConnectionIs56Bytes) {
-  EXPECT_EQ(sizeof(Connection), 56u);
-  EXPECT_EQ(sizeof(ws::DecoderState), 24u);
+TEST(ConnectionSlabTest, ConnectionIs48Bytes) {
+  EXPECT_EQ(sizeof(Connection), 48u);
+  EXPECT_EQ(sizeof(ws::DecoderState), 16u);
 }
 
 TEST(ConnectionSlabTest, FreshRecords) {

@@ -975,3 +975,26 @@ TEST(DecoderTest, UnmaskInPiecesEqualsWhole) {
 
 }  // namespace
 }  // namespace mws::ws
+
+namespace mws::ws {
+namespace {
+
+// While discarding, a frame longer than 32 bits can track leaves nothing parseable behind
+// it: the rest of the stream is dropped, even a Close that follows.
+TEST(DecoderTest, DiscardingPastAnUntrackableFrameDropsEverything) {
+  Bytes stream = concat({frame(kOpBinary, Bytes(8, 'x'), FrameOpts().setDeclared(uint64_t{1} << 40)),
+                         Bytes(64, 'y'), closeFrame(1000, "")});
+  Recorder rec;
+  DecoderState st;
+  st.startDiscarding();
+  const DecodeResult r = decode(st, stream, {}, rec);
+  EXPECT_EQ(r.consumed, stream.size());
+  EXPECT_EQ(r.close_code, 0);
+  EXPECT_TRUE(rec.events.empty());
+  Bytes more = closeFrame(1000, "");
+  EXPECT_EQ(decode(st, more, {}, rec).consumed, more.size());
+  EXPECT_TRUE(rec.events.empty());
+}
+
+}  // namespace
+}  // namespace mws::ws

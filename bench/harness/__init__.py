@@ -1,0 +1,1 @@
+"""MillionWS benchmark harness modules (driven by bench/bench.py)."""

@@ -1,0 +1,210 @@
+"""`echo`: throughput and latency of the echo path.
+
+Throughput (closed loop): C connections each send a message and wait for its echo, for D
+seconds. The servers' utime+stime (from /proc/PID/stat) is read just before the load
+generator starts and just after it exits, so the CPU of the 500-connection ramp and close
+is included (a few milliseconds, against seconds of echo work); echoes per server
+CPU-second = echoes received by the clients / server CPU-seconds in that window. On two
+shared cores the load generator competes with the server, so echoes per second describe
+the pair; echoes per server CPU-second describe the server.
+
+Latency (open loop): H connections are held, A of them send at a fixed total rate R (the
+send schedule does not wait for replies, so a slow server shows up as latency, not as a
+lower rate); the load generator reports p50/p90/p99/p99.9/max of send-to-echo time.
+"""
+
+import time
+
+from . import system
+from .procs import LoadRun, ServerGroup
+
+
+def _server_group(ctx, kind, connections, threads, tag, per_process=None):
+    n = ctx.server_processes(connections, per_process)
+    return ServerGroup(kind, ctx.binary(kind), n, threads, ctx.rundir / tag, bind=ctx.bind,
+                       log=ctx.log)
+
+
+def _check_summary(summary, tag, problems, load):
+    conns = summary.get("connections", {})
+    echo = summary.get("echo", {})
+    if conns.get("failed"):
+        problems.append(f"{tag}: {conns['failed']} connections failed: "
+                        f"{conns.get('failed_by_reason')}")
+    if conns.get("server_closed"):
+        problems.append(f"{tag}: server closed {conns['server_closed']} connections")
+    if echo.get("verify_errors"):
+        problems.append(f"{tag}: {echo['verify_errors']} echoes did not match what was sent")
+    vs = summary.get("verify_sample", {})
+    if vs.get("failed") or vs.get("ok", 0) < vs.get("requested", 0):
+        problems.append(f"{tag}: verify sample {vs}")
+    if load.proc.returncode != 0:
+        problems.append(f"{tag}: load generator exit code {load.proc.returncode}: "
+                        f"{load.stderr_tail(3)}")
+
+
+def _phase(ctx, servers, tag, args, timeout, problems):
+    """Run one load generator to completion while accounting the servers' CPU."""
+    load = LoadRun(ctx.load, args, ctx.rundir / tag, "load", timeout=timeout)
+    busy_before = ctx.settle_machine()
+    ctx.log(f"{tag}: {' '.join(load.argv)}")
+    cpu0 = system.cpu_seconds_of(servers.pids)
+    busy0 = system.machine_busy_seconds()
+    t0 = time.monotonic()
+    series = []
+    last = [t0]
+
+    def tick():
+        now = time.monotonic()
+        if now - last[0] >= 1.0:
+            series.append([round(now - t0, 2), round(system.cpu_seconds_of(servers.pids) - cpu0,
+                                                     2)])
+            last[0] = now
+    load.start()
+    try:
+        load.wait(poll_interval=0.1, on_tick=tick)
+    finally:
+        load.stop()
+    cpu = system.cpu_seconds_of(servers.pids) - cpu0
+    busy = system.machine_busy_seconds() - busy0
+    wall = time.monotonic() - t0
+    load_cpu = _rusage_cpu(load.rusage) or 0
+    # Everything else the machine did meanwhile (other people's builds and tests): it
+    # competes for the two cores and makes the run slower and noisier.
+    other = max(0.0, busy - cpu - load_cpu)
+    warnings = []
+    if other > 0.1 * wall:
+        warnings.append(f"{tag}: other processes used {other:.1f} CPU-seconds during the "
+                        f"{wall:.1f}s phase ({other / wall:.2f} cores): the machine was not "
+                        "quiet")
+        ctx.warning(warnings[-1])
+    dead = servers.dead()
+    if dead:
+        problems.append(f"{tag}: server processes died: {dead}")
+    summary = None
+    try:
+        summary = load.summary()
+        _check_summary(summary, tag, problems, load)
+    except RuntimeError as e:
+        problems.append(str(e))
+    return {"load_argv": load.argv, "load_exit_code": load.proc.returncode,
+            "load_rusage": load.rusage, "load_summary": summary,
+            "server_cpu_seconds": cpu, "wall_seconds": wall, "server_cpu_series": series,
+            "load_cpu_seconds": load_cpu, "other_cpu_seconds": other,
+            "machine_busy_seconds": busy, "other_cores_before": busy_before,
+            "warnings": warnings}
+
+
+def throughput(ctx, kind, sizes, connections=500, duration=10.0, threads=2,
+               message_type="binary", label=""):
+    """Closed-loop echo at each message size, one server group reused across sizes."""
+    tag = f"throughput-{kind}"
+    servers = _server_group(ctx, kind, connections, threads, tag)
+    records = []
+    try:
+        ctx.log(f"{tag}: starting {servers.count} {kind} process(es), {threads} thread(s) each")
+        servers.start()
+        url = f"ws://{ctx.bind}:{servers.port}/echo"
+        procs, ips = ctx.load_plan(connections)
+        for size in sizes:
+            problems = []
+            deadline = duration + 60
+            args = ctx.load_args(url, connections, procs, ips, hold=0, deadline=deadline,
+                                 mode="closed", echo_connections=connections, duration=duration,
+                                 message_bytes=size, message_type=message_type)
+            ph = _phase(ctx, servers, f"{tag}-{size}", args, deadline + 60, problems)
+            s = ph["load_summary"] or {}
+            echo = s.get("echo", {})
+            received = echo.get("received")
+            cpu = ph["server_cpu_seconds"]
+            result = {
+                "echoes": received,
+                "messages_per_second": echo.get("messages_per_second"),
+                "echo_seconds": echo.get("duration_seconds"),
+                "server_cpu_seconds": cpu,
+                "server_cpu_utilisation": cpu / ph["wall_seconds"] if ph["wall_seconds"] else None,
+                "echoes_per_server_cpu_second": received / cpu if received and cpu else None,
+                "latency_ms": echo.get("latency_ms", {}),
+                "load_cpu_seconds": _rusage_cpu(ph["load_rusage"]),
+            }
+            records.append({"type": "throughput", "server": kind, "label": label,
+                            "message_bytes": size, "message_type": message_type,
+                            "connections": connections, "duration_seconds": duration,
+                            "server_processes": servers.count,
+                            "threads_per_server_process": threads,
+                            "server_argv": servers.argv_example(), **ph, "result": result,
+                            "problems": problems})
+            for p in problems:
+                ctx.problem(p)
+    except Exception as e:  # e.g. a server that does not start: record it, keep going
+        ctx.problem(f"{tag}: {type(e).__name__}: {e}")
+    finally:
+        _stop(ctx, servers, tag, records)
+    return records
+
+
+def latency(ctx, kind, connections=20000, active=1000, rate=10000, duration=20.0,
+            message_bytes=32, threads=2, message_type="binary", label=""):
+    """Open-loop echo: `active` of `connections` held connections send `rate` msgs/s in all."""
+    tag = f"latency-{kind}"
+    servers = _server_group(ctx, kind, connections, threads, tag)
+    problems = []
+    record = {"type": "latency", "server": kind, "label": label, "connections": connections,
+              "echo_connections": active, "echo_rate": rate, "duration_seconds": duration,
+              "message_bytes": message_bytes, "message_type": message_type,
+              "threads_per_server_process": threads, "problems": problems}
+    try:
+        ctx.log(f"{tag}: starting {servers.count} {kind} process(es), {threads} thread(s) each")
+        servers.start()
+        record["server_processes"] = servers.count
+        record["server_argv"] = servers.argv_example()
+        url = f"ws://{ctx.bind}:{servers.port}/echo"
+        procs, ips = ctx.load_plan(connections)
+        ramp = connections / max(1000, min(ctx.rate, 10000)) + 30
+        deadline = ramp + duration + 60
+        args = ctx.load_args(url, connections, procs, ips, hold=0, deadline=deadline,
+                             mode="open", echo_connections=active, echo_rate=rate,
+                             duration=duration, message_bytes=message_bytes,
+                             message_type=message_type)
+        ph = _phase(ctx, servers, tag, args, deadline + 60, problems)
+        s = ph["load_summary"] or {}
+        echo = s.get("echo", {})
+        record.update(ph)
+        record["result"] = {
+            "sent": echo.get("sent"), "echoes": echo.get("received"),
+            "messages_per_second": echo.get("messages_per_second"),
+            "latency_ms": echo.get("latency_ms", {}),
+            "handshake_latency_ms": s.get("handshake_latency_ms"),
+            "connections_connected": s.get("connections", {}).get("connected"),
+            "server_cpu_seconds": ph["server_cpu_seconds"],
+            # Includes the ramp of the held connections, so it overstates the echo phase.
+            "server_cpu_utilisation": ph["server_cpu_seconds"] / ph["wall_seconds"],
+        }
+        if echo.get("sent") and echo.get("received", 0) < echo["sent"]:
+            problems.append(f"{tag}: {echo['sent'] - echo['received']} of {echo['sent']} "
+                            "messages got no echo")
+    except Exception as e:
+        problems.append(f"{tag}: {type(e).__name__}: {e}")
+    finally:
+        for p in problems:
+            ctx.problem(p)
+        _stop(ctx, servers, tag, [record])  # adds a bad exit to both lists itself
+    return [record]
+
+
+def _rusage_cpu(ru):
+    return ru["user_seconds"] + ru["system_seconds"] if ru else None
+
+
+def _stop(ctx, servers, tag, records):
+    servers.stop()
+    bad = servers.bad_exits()
+    if bad:
+        msg = (f"{tag}: server processes exited badly on SIGTERM: "
+               f"{[(b['pid'], b['exit_code']) for b in bad]} (last log lines: "
+               f"{bad[0]['log_tail']!r})")
+        ctx.problem(msg)
+        for r in records:
+            r.setdefault("problems", []).append(msg)
+    for r in records:
+        r["server_exit_codes"] = servers.exit_codes
