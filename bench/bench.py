@@ -113,7 +113,8 @@ def cmd_memory(args):
     runs = []
     with system.SysctlTuning(tuning_for(args, ctx, n), ctx.log) as tuning:
         runs.append(memory.run(ctx, args.server, n, threads=args.threads, admin=args.admin,
-                               hold=args.hold))
+                               hold=args.hold, echo=(args.echo_rate, args.echo_seconds,
+                                                     args.echo_connections)))
         runs[-1]["sysctls"] = tuning.applied()
     return finish(ctx, "memory", args, runs, args.name or f"memory-{args.server}-{n}")
 
@@ -290,6 +291,12 @@ def parser():
                    help="give each millionws process its own admin port (scraped when loaded)")
     p.add_argument("--hold", type=float, default=30.0,
                    help="seconds the load generator holds the connections after its ramp")
+    p.add_argument("--echo-rate", type=int, default=0,
+                   help="after the hold, an open-loop echo phase at this many messages/s in "
+                        "total, while every connection is still held (0: none)")
+    p.add_argument("--echo-seconds", type=int, default=10, help="length of that echo phase")
+    p.add_argument("--echo-connections", type=int, default=1000,
+                   help="connections that send in that echo phase")
     common(p)
     p.set_defaults(func=cmd_memory)
 

@@ -36,7 +36,8 @@ def _spread(values):
     return lo if lo == hi else f"{lo}-{hi}"
 
 
-def run(ctx, kind, connections, threads=1, admin=False, hold=30.0, per_process=None, label=""):
+def run(ctx, kind, connections, threads=1, admin=False, hold=30.0, per_process=None, label="",
+        echo=(0, 0, 0)):
     """One memory measurement; returns a run record (never raises for a failed measurement:
     problems are recorded in the record and in ctx.problems)."""
     n = connections
@@ -45,7 +46,8 @@ def run(ctx, kind, connections, threads=1, admin=False, hold=30.0, per_process=N
     # Generous: the ramp runs at about 9K/s here (CPU-bound on two cores); verify and close
     # of a million connections take a while too.
     ramp_budget = n / max(1000, min(ctx.rate, 4000)) + 60
-    deadline = ramp_budget + hold + 120
+    echo_rate, echo_seconds, echo_connections = echo
+    deadline = ramp_budget + hold + 120 + (echo_seconds if echo_rate else 0)
     record = {
         "type": "memory", "server": kind, "label": label, "connections_requested": n,
         "server_processes": nservers, "threads_per_server_process": threads,
@@ -68,7 +70,14 @@ def run(ctx, kind, connections, threads=1, admin=False, hold=30.0, per_process=N
         kbase = system.kernel_sample()
         base = system.sample_processes(servers.pids)
         estab0 = system.tcp_established()
-        args = ctx.load_args(url, n, lprocs, ips, hold, deadline, quiet=False)
+        args = ctx.load_args(url, n, lprocs, ips, hold, deadline, quiet=False,
+                             mode="open" if echo_rate else "none")
+        if echo_rate:
+            # Latency with every connection still held: an open-loop phase after the hold.
+            args += ["--echo-rate", str(echo_rate), "--duration",
+                     str(echo_seconds), "--echo-connections", str(echo_connections)]
+            record["echo_phase"] = {"rate": echo_rate, "seconds": echo_seconds,
+                                    "connections": echo_connections}
         load = LoadRun(ctx.load, args, ctx.rundir / tag, "load", timeout=deadline + 60)
         record["load_argv"] = load.argv
         ctx.log(f"{tag}: {' '.join(load.argv)}")

@@ -18,4 +18,10 @@ size_t TimerWheel::armed() const noexcept {
   return n;
 }
 
+size_t TimerWheel::retainedCapacity() const noexcept {
+  size_t n = firing_.capacity();
+  for (const auto& b : buckets_) n += b.capacity();
+  return n;
+}
+
 }  // namespace mws::net

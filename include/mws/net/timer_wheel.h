@@ -22,6 +22,7 @@ class TimerWheel {
   static_assert(sizeof(Entry) == 8);
 
   static constexpr uint16_t kSlots = 64;  // horizon in ticks; later deadlines re-arm
+  static constexpr size_t kRetainedEntries = 256;  // capacity a bucket may keep once fired
 
   explicit TimerWheel(uint16_t now) noexcept : now_(now), buckets_(kSlots) {}
 
@@ -41,10 +42,15 @@ class TimerWheel {
       firing_.swap(bucket);
       for (const Entry& e : firing_) fire(e);
       firing_.clear();
+      // A burst of connections (a ramp) fills a few buckets; do not keep that capacity
+      // for good, it would cost every later idle connection its share.
+      if (firing_.capacity() > kRetainedEntries) firing_.shrink_to_fit();
     }
   }
 
   size_t armed() const noexcept;
+  // Entries the buckets could hold without growing (memory kept by the wheel).
+  size_t retainedCapacity() const noexcept;
 
  private:
   uint16_t now_;

@@ -196,3 +196,19 @@ TEST(TimerWheelTest, TicksBetween) {
 
 }  // namespace
 }  // namespace mws::net
+
+namespace mws::net {
+namespace {
+
+TEST(TimerWheelMemory, ABurstDoesNotKeepItsCapacity) {
+  TimerWheel wheel(0);
+  for (uint32_t i = 0; i < 20000; ++i) wheel.schedule(i, 0, 5);
+  size_t fired = 0;
+  wheel.advance(10, [&](const TimerWheel::Entry&) { ++fired; });
+  EXPECT_EQ(fired, 20000u);
+  EXPECT_EQ(wheel.armed(), 0u);
+  EXPECT_LE(wheel.retainedCapacity(), TimerWheel::kSlots * TimerWheel::kRetainedEntries);
+}
+
+}  // namespace
+}  // namespace mws::net
