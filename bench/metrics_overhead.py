@@ -23,6 +23,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 LISTEN_RE = re.compile(r"listening on \S+:(\d+)")
+# The server and the load generator each get a core of their own: left to the scheduler,
+# whether they share one swings throughput by +-15% from run to run, which would drown the
+# difference being measured.
+SERVER_CPU, LOAD_CPU = 0, 1
 
 
 def cpu_times(pid):
@@ -37,7 +41,8 @@ def start_server(binary, log):
     proc = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", "0", "--admin-port", "0",
                              "--threads", "1", "--log-level", "warn"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: os.sched_setaffinity(0, {SERVER_CPU}))
     # The listening line is logged at info: read the port from the socket table instead.
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -85,7 +90,8 @@ def run_once(server, load, args):
                               "--duration", str(args.duration),
                               "--message-bytes", str(args.message_bytes),
                               "--verify-sample", "10", "--quiet"],
-                             capture_output=True, text=True, timeout=args.duration + 120)
+                             capture_output=True, text=True, timeout=args.duration + 120,
+                             preexec_fn=lambda: os.sched_setaffinity(0, {LOAD_CPU}))
         user1, sys1 = cpu_times(proc.pid)
         user, system = user1 - user0, sys1 - sys0
         cpu = user + system
