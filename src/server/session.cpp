@@ -128,10 +128,7 @@ void Worker::handshakeInput(Connection& c, std::span<uint8_t> data) noexcept {
     stats_.health_requests.add();
     char text[http::kMaxResponseBytes];
     sendHttp(c, std::string_view(text, http::renderHealth(text, serving)));
-    c.msg.clear(pool_);
-    c.state = ConnState::kLingering;
-    c.state_tick = now_tick_;
-    return armForState(current_);
+    return startLingering(c);
   }
   if (verdict.route == http::Route::kError) return rejectHandshake(c, verdict.status, verdict.reason);
   if (!serving) return rejectHandshake(c, 503, "draining");
@@ -160,16 +157,16 @@ void Worker::rejectHandshake(Connection& c, uint16_t status, std::string_view re
     if (kRejectStatuses[i] == status) stats_.rejected[i].add();
   }
   spdlog::debug("reactor {} fd {}: handshake refused with {}: {}", index_, c.fd, status, reason);
-  if (status != 503 && warnAllowed()) {
-    spdlog::warn("reactor {}: handshake refused with {} ({}); {} similar warnings suppressed", index_,
-                 status, reason, suppressed_warnings_);
-    suppressed_warnings_ = 0;
-  }
+  if (status != 503) warnRateLimited("handshake refused with {} ({})", status, reason);
   char text[http::kMaxResponseBytes];
   sendHttp(c, std::string_view(text, http::renderError(text, status, reason)));
-  c.msg.clear(pool_);
+  startLingering(c);
+}
+
+void Worker::startLingering(Connection& c) noexcept {
   // Lingering close: keep reading (and dropping) until the client closes, so that
   // closing with unread input does not reset the connection before it reads the answer.
+  c.msg.clear(pool_);  // the handshake parser
   c.state = ConnState::kLingering;
   c.state_tick = now_tick_;
   armForState(current_);

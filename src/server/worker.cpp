@@ -121,11 +121,7 @@ void Worker::acceptAll() noexcept {
     if (fd == -EINTR || fd == -ECONNABORTED) continue;
     stats_.accept_errors.add();
     if ((fd == -EMFILE || fd == -ENFILE) && rejectOneForEmfile()) continue;
-    if (warnAllowed()) {
-      spdlog::warn("reactor {}: accept failed: {} ({} similar warnings suppressed)", index_,
-                   std::strerror(-fd), suppressed_warnings_);
-      suppressed_warnings_ = 0;
-    }
+    warnRateLimited("accept failed: {}", std::strerror(-fd));
     // Leave the rest in the backlog and try again on the next tick, not in a busy loop.
     retry_accept_ = true;
     return;
@@ -143,12 +139,7 @@ bool Worker::rejectOneForEmfile() noexcept {
   const int fd = net::acceptNonBlocking(listener_.get());
   if (fd >= 0) ::close(fd);
   reserve_fd_.reset(openReserveFd());
-  if (warnAllowed()) {
-    spdlog::warn("reactor {}: out of file descriptors, refusing connections ({} similar "
-                 "warnings suppressed)",
-                 index_, suppressed_warnings_);
-    suppressed_warnings_ = 0;
-  }
+  warnRateLimited("out of file descriptors, refusing connections");
   return fd >= 0;
 }
 
@@ -166,12 +157,8 @@ void Worker::admit(int fd) noexcept {
     shared_.open_sockets.fetch_sub(1, std::memory_order_relaxed);
     ::close(fd);
     stats_.accept_errors.add();
-    if (warnAllowed()) {
-      spdlog::warn("reactor {}: descriptor budget of {} sockets reached, refusing connections "
-                   "({} similar warnings suppressed)",
-                   index_, shared_.max_sockets, suppressed_warnings_);
-      suppressed_warnings_ = 0;
-    }
+    warnRateLimited("descriptor budget of {} sockets reached, refusing connections",
+                    shared_.max_sockets);
     return;
   }
   const uint32_t index = slab_.allocate();

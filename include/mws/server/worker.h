@@ -7,6 +7,7 @@
 // happens to one connection (handshake, frames, echo, output, closing).
 #pragma once
 
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 
 #include <array>
@@ -79,6 +80,14 @@ class Worker {
   void settle(uint32_t index) noexcept;
   uint16_t elapsed(uint16_t since) const noexcept { return net::ticksBetween(since, now_tick_); }
   bool warnAllowed() noexcept;
+  // A warning at most every 5 s per reactor, with the count of those it swallowed since.
+  template <typename... Args>
+  void warnRateLimited(fmt::format_string<Args...> format, Args&&... args) noexcept {
+    if (!warnAllowed()) return;
+    spdlog::warn("reactor {}: {} ({} similar warnings suppressed)", index_,
+                 fmt::format(format, std::forward<Args>(args)...), suppressed_warnings_);
+    suppressed_warnings_ = 0;
+  }
 
   // --- session.cpp: one connection
   void onEvents(Connection& c, uint32_t events) noexcept;
@@ -88,6 +97,7 @@ class Worker {
   void handshakeInput(Connection& c, std::span<uint8_t> data) noexcept;
   void frameInput(Connection& c, std::span<uint8_t> data) noexcept;
   void rejectHandshake(Connection& c, uint16_t status, std::string_view reason) noexcept;
+  void startLingering(Connection& c) noexcept;
   void sendHttp(Connection& c, std::string_view text) noexcept;
   void sendFrame(Connection& c, ws::Opcode opcode, std::span<const uint8_t> payload) noexcept;
   void sendClose(Connection& c, uint16_t code) noexcept;
