@@ -27,6 +27,8 @@ constexpr uint32_t kReadable = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 constexpr uint32_t kHangup = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 // Frames longer than this from the server are a protocol error.
 constexpr uint64_t kMinFrameLimit = 64 * 1024;
+// Slots are 32-bit: this epoll tag can never be one.
+constexpr uint64_t kWatchedTag = UINT64_MAX;
 
 }  // namespace
 
@@ -113,10 +115,34 @@ void ClientSet::startNext(uint64_t now_ns) noexcept {
   epoll_event ev{};
   ev.events = kInterest;
   ev.data.u64 = slot;
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) fail(slot, failReasonForErrno(errno), now_ns);
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    fail(slot, failReasonForErrno(errno), now_ns);
+    return;
+  }
+  sendRequestEarly(slot, now_ns);
+}
+
+void ClientSet::sendRequestEarly(uint32_t slot, uint64_t now_ns) noexcept {
+  // On loopback the three-way handshake completes inside connect(): send the request now,
+  // so the server finds it queued when it wakes up to accept and answers in that same
+  // wakeup. A socket still connecting says EAGAIN and EPOLLOUT brings finishConnect().
+  Conn& c = conns_[slot];
+  const HandshakeContext& ctx = handshakes_.at(c.hs);
+  const size_t len = request_.render(ctx.key, reinterpret_cast<char*>(write_buf_.data()));
+  const ssize_t n = ::send(c.fd, write_buf_.data(), len, MSG_NOSIGNAL);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EINTR) fail(slot, failReasonForErrno(errno), now_ns);
+    return;
+  }
+  c.state = ConnState::kHandshaking;
+  const auto sent = static_cast<size_t>(n);
+  if (sent < len && !writeBytes(slot, write_buf_.data() + sent, len - sent)) {
+    fail(slot, FailReason::kReset, now_ns);
+  }
 }
 
 void ClientSet::sweepTimeouts(uint64_t now_ns) noexcept {
+  if (inflight_ == 0) return;
   for (uint32_t i = 0; i < handshakes_.capacity(); ++i) {
     const HandshakeContext& ctx = handshakes_.at(i);
     if (ctx.in_use && now_ns > ctx.start_ns &&
@@ -135,11 +161,21 @@ uint64_t ClientSet::poll(uint64_t timeout_ns) noexcept {
   // One clock reading per batch: every event in it had arrived by now.
   const uint64_t now = monotonicNanos();
   for (int i = 0; i < n; ++i) {
+    if (events_[i].data.u64 == kWatchedTag) continue;  // only there to end the wait
     onEvent(static_cast<uint32_t>(events_[i].data.u64), events_[i].events, now);
   }
   reapBroken(now);
   return now;
 }
+
+void ClientSet::watch(int fd) noexcept {
+  epoll_event ev{};
+  ev.events = EPOLLIN;  // level-triggered: nobody reads it, every poll returns at once
+  ev.data.u64 = kWatchedTag;
+  MWS_CHECK(epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0);
+}
+
+void ClientSet::unwatch(int fd) noexcept { epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr); }
 
 void ClientSet::onEvent(uint32_t slot, uint32_t events, uint64_t now_ns) noexcept {
   Conn& c = conns_[slot];

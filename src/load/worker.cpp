@@ -12,9 +12,12 @@ namespace {
 
 constexpr uint64_t kMillis = 1'000'000;
 constexpr uint64_t kSecond = 1'000'000'000;
-constexpr uint64_t kMaxWaitNs = 5 * kMillis;      // stop flag and deadline checks stay prompt
-constexpr uint64_t kBarrierPollNs = 1 * kMillis;  // phases start within ~1 ms across workers
-constexpr uint64_t kSweepEveryNs = 10 * kMillis;
+// A million connections take 50-70 worker processes on two cores: every wakeup that is not
+// I/O is taken from the ramp itself, so the timers below are as coarse as they can be.
+constexpr uint64_t kMaxWaitNs = 50 * kMillis;       // stop flag and deadline checks
+constexpr uint64_t kBarrierPollNs = 50 * kMillis;   // fallback: the barrier's eventfd wakes us
+constexpr uint64_t kSweepEveryNs = 1 * kSecond;     // handshake timeouts are 10+ seconds long
+constexpr uint64_t kPacingTickNs = 20 * kMillis;    // connects start in small batches
 constexpr uint64_t kEchoDrainNs = 5 * kSecond;
 constexpr uint64_t kVerifyTimeoutNs = 5 * kSecond;
 constexpr uint64_t kCloseWaitNs = 3 * kSecond;
@@ -107,8 +110,9 @@ bool Worker::stopping(uint64_t now_ns) noexcept {
 void Worker::ramp() {
   phase_ = Phase::kRamp;
   const uint64_t start = monotonicNanos();
-  // Bank at most 10 ms of tokens so a stall is not followed by a burst.
-  TokenBucket bucket(plan_.connect_rate, plan_.connect_rate / 100, start);
+  // Bank at most 40 ms of tokens so a stall is not followed by a burst, yet a pacing tick
+  // that comes a little late loses nothing.
+  TokenBucket bucket(plan_.connect_rate, plan_.connect_rate / 25, start);
   uint64_t next_sweep = start;
   runUntil(UINT64_MAX, true, [&](uint64_t now) {
     for (int i = 0; i < kMaxConnectsPerTick && clients_.canStartMore() && bucket.tryTake(now);
@@ -120,17 +124,23 @@ void Worker::ramp() {
       next_sweep = now + kSweepEveryNs;
     }
     if (clients_.rampComplete()) return Step{true};
-    return Step{false, clients_.canStartMore() ? now + bucket.nanosUntilToken(now) : next_sweep};
+    if (!clients_.canStartMore()) return Step{false, next_sweep};
+    return Step{false, now + std::max(bucket.nanosUntilToken(now), kPacingTickNs)};
   });
 }
 
 uint64_t Worker::waitBarrier(Barrier barrier) {
+  // Workers that finished early sleep until the last one arrives (its eventfd write wakes
+  // every epoll at once) instead of polling the shared memory against the stragglers.
+  const int wake_fd = shared_.wakeFd(barrier);
+  clients_.watch(wake_fd);
   shared_.arrive(barrier, monotonicNanos());
   uint64_t released = 0;
   const uint64_t now = runUntil(UINT64_MAX, true, [&](uint64_t t) {
     released = shared_.releasedAt(barrier);
     return Step{released != 0, t + kBarrierPollNs};
   });
+  clients_.unwatch(wake_fd);
   return released != 0 ? released : now;
 }
 

@@ -50,7 +50,7 @@ void Worker::onReadable(Connection& c, bool hangup) noexcept {
   size_t budget = kReadBudget;
   uint8_t* const base = scratch_.get() + kSpillRoom;
   while (!(c.flags & Connection::kPaused)) {
-    const ssize_t n = ::read(c.fd, base, kScratchBytes);
+    const ssize_t n = ::recv(c.fd, base, kScratchBytes, 0);
     if (n > 0) {
       // The unfinished frame kept from the last read goes right in front of the new bytes.
       const size_t spill = c.spill;
@@ -146,7 +146,7 @@ void Worker::handshakeInput(Connection& c, std::span<uint8_t> data) noexcept {
   c.decoder = ws::DecoderState{};
   stats_.upgrades.add();
   stats_.active.add();
-  spdlog::debug("reactor {} fd {}: upgraded", index_, c.fd);
+  if (log_lifecycle_) spdlog::debug("reactor {} fd {}: upgraded", index_, c.fd);
   armForState(current_);
   // Frames may have come in the same segment as the request.
   if (consumed < data.size()) frameInput(c, data.subspan(consumed));
@@ -156,7 +156,9 @@ void Worker::rejectHandshake(Connection& c, uint16_t status, std::string_view re
   for (size_t i = 0; i < kRejectStatuses.size(); ++i) {
     if (kRejectStatuses[i] == status) stats_.rejected[i].add();
   }
-  spdlog::debug("reactor {} fd {}: handshake refused with {}: {}", index_, c.fd, status, reason);
+  if (log_lifecycle_) {
+    spdlog::debug("reactor {} fd {}: handshake refused with {}: {}", index_, c.fd, status, reason);
+  }
   if (status != 503) warnRateLimited("handshake refused with {} ({})", status, reason);
   char text[http::kMaxResponseBytes];
   sendHttp(c, std::string_view(text, http::renderError(text, status, reason)));
@@ -339,7 +341,7 @@ void Worker::flush(Connection& c) noexcept {
   if (c.state == ConnState::kDead) return;
   const std::span<const uint8_t> cork(cork_.get(), len);
   if (!c.out.empty()) return queueOutput(c, cork);
-  ssize_t n = ::write(c.fd, cork.data(), len);
+  ssize_t n = ::send(c.fd, cork.data(), len, MSG_NOSIGNAL);
   if (n < 0) {
     if (errno != EAGAIN && errno != EINTR) return kill(c, DisconnectReason::kReset);
     n = 0;
@@ -358,7 +360,7 @@ void Worker::onWritable(Connection& c) noexcept {
 void Worker::writeQueued(Connection& c) noexcept {
   while (!c.out.empty()) {
     const auto bytes = c.out.bytes();
-    const ssize_t n = ::write(c.fd, bytes.data(), bytes.size());
+    const ssize_t n = ::send(c.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) kill(c, DisconnectReason::kReset);

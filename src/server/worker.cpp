@@ -39,6 +39,7 @@ Worker::Worker(const Config& config, unsigned index, UniqueFd listener, SharedSt
                uint32_t capacity)
     : config_(config),
       index_(index),
+      log_lifecycle_(spdlog::should_log(spdlog::level::debug)),
       shared_(shared),
       listener_(std::move(listener)),
       reserve_fd_(openReserveFd()),
@@ -181,7 +182,7 @@ void Worker::admit(int fd) noexcept {
   }
   stats_.tcp_accepted.add();
   stats_.tcp_open.add();
-  spdlog::debug("reactor {} fd {}: accepted", index_, fd);
+  if (log_lifecycle_) spdlog::debug("reactor {} fd {}: accepted", index_, fd);
   armForState(index);
 }
 
@@ -333,7 +334,9 @@ void Worker::release(uint32_t index) noexcept {
   c.out.clear(pool_);
   if (c.flags & Connection::kPaused) stats_.paused.sub();
   if (c.flags & Connection::kCounted) {
-    spdlog::debug("reactor {} fd {}: closed ({})", index_, c.fd, disconnectReasonName(c.reason));
+    if (log_lifecycle_) {
+      spdlog::debug("reactor {} fd {}: closed ({})", index_, c.fd, disconnectReasonName(c.reason));
+    }
     stats_.active.sub();
     stats_.disconnections[static_cast<size_t>(c.reason)].add();
     shared_.open_websockets.fetch_sub(1, std::memory_order_relaxed);

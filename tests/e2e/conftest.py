@@ -10,6 +10,8 @@ Fixtures
                     printed a sanitizer report during the test.
   server_factory  - start(*flags, env=None) -> Server, for tests that need
                     their own server (stopped at test teardown).
+  load_binary     - path of millionws-load (--load-binary, $MILLIONWS_LOAD_BIN, or
+                    the one built next to the server).
 Server objects expose host, port, admin_port, pid, proc, log_text(),
 rss_kib(), alive(), stop().
 """
@@ -43,6 +45,9 @@ def pytest_addoption(parser):
     group.addoption("--binary", action="store", default=None,
                     help="path to the millionws server binary (fallback: $MILLIONWS_BIN, "
                          "then build/release/millionws)")
+    group.addoption("--load-binary", action="store", default=None,
+                    help="path to the millionws-load binary (fallback: $MILLIONWS_LOAD_BIN, "
+                         "then the millionws-load next to --binary's build)")
 
 
 def pytest_configure(config):
@@ -88,6 +93,18 @@ def binary(pytestconfig):
     if path is None:
         pytest.fail(err, pytrace=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def load_binary(pytestconfig, binary):
+    cand = pytestconfig.getoption("--load-binary") or os.environ.get("MILLIONWS_LOAD_BIN")
+    p = Path(cand) if cand else Path(binary).parent / "src" / "load" / "millionws-load"
+    if not p.is_absolute():
+        p = (Path(os.getcwd()) / p).resolve()
+    if not p.is_file() or not os.access(p, os.X_OK):
+        pytest.fail("millionws-load binary not found or not executable: %s. Pass --load-binary "
+                    "PATH or set MILLIONWS_LOAD_BIN." % p, pytrace=False)
+    return str(p)
 
 
 @pytest.fixture(scope="session")

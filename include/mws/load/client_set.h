@@ -67,6 +67,9 @@ class ClientSet {
 
   // Waits up to timeout_ns for events and handles them. Returns the clock after the wait.
   uint64_t poll(uint64_t timeout_ns) noexcept;
+  // Adds a descriptor whose readiness only ends poll()'s wait (a barrier's eventfd).
+  void watch(int fd) noexcept;
+  void unwatch(int fd) noexcept;
   // Ends connections whose writes failed outside poll() (deferred so no caller
   // above on the stack sees a slot vanish).
   void reapBroken(uint64_t now_ns) noexcept;
@@ -109,6 +112,7 @@ class ClientSet {
   class Sink;
 
   void onEvent(uint32_t slot, uint32_t events, uint64_t now_ns) noexcept;
+  void sendRequestEarly(uint32_t slot, uint64_t now_ns) noexcept;
   void finishConnect(uint32_t slot, uint64_t now_ns) noexcept;
   void readHandshake(uint32_t slot, uint64_t now_ns, bool hup) noexcept;
   void becomeOpen(uint32_t slot, uint64_t now_ns) noexcept;

@@ -1,7 +1,8 @@
 // Memory shared by the parent and its forked workers (one anonymous MAP_SHARED
 // mapping made before fork): phase barriers, a stop flag, and live counters each
 // worker writes and the parent reads for the progress line. Lock-free atomics
-// only; each counter has exactly one writer.
+// only; each counter has exactly one writer. Barrier releases also write an eventfd
+// (made before fork, so shared) that wakes waiting workers out of epoll.
 #pragma once
 
 #include <atomic>
@@ -48,6 +49,8 @@ class SharedControl {
   void arrive(Barrier barrier, uint64_t now_ns) noexcept;
   // The release time, or 0 while some worker has not arrived.
   uint64_t releasedAt(Barrier barrier) const noexcept;
+  // An eventfd made before fork that becomes readable (for good) when `barrier` releases.
+  int wakeFd(Barrier barrier) const noexcept { return wake_fds_[static_cast<size_t>(barrier)]; }
 
   void requestStop() noexcept;
   bool stopRequested() const noexcept;
@@ -58,6 +61,7 @@ class SharedControl {
   LiveCounters* live_ = nullptr;
   size_t bytes_ = 0;
   uint32_t workers_ = 0;
+  int wake_fds_[static_cast<size_t>(Barrier::kCount)] = {};
 };
 
 }  // namespace mws::load

@@ -114,6 +114,9 @@ class Worker {
 
   const Config& config_;
   const unsigned index_;
+  // Read once: spdlog's per-call level check goes through its registry, which shows in a
+  // million-connection ramp even when nothing is printed.
+  const bool log_lifecycle_;
   SharedState& shared_;
   net::Reactor reactor_;
   UniqueFd listener_;
