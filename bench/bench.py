@@ -199,6 +199,21 @@ def print_ratios(runs):
             key = "echoes_per_server_cpu_second"
             rows.append([f"echoes per server CPU-s @ {size} B", report.fmt_num(b[key]),
                          report.fmt_num(m[key]), ratio(m[key], b[key], "more", "fewer")])
+            for part in ("user", "system"):
+                k = f"server_{part}_us_per_echo"
+                if b.get(k) is not None and m.get(k) is not None:
+                    rows.append([f"server {part} CPU µs per echo @ {size} B",
+                                 report.fmt_num(b[k], 2), report.fmt_num(m[k], 2),
+                                 ratio(b[k], m[k], "less", "more")])
+            # Both servers make one read and one write per echo here, so the kernel's part
+            # is a floor: even with no user time at all MillionWS could not beat the
+            # baseline's CPU per echo by more than this.
+            mk, bu, bk = (m.get("server_system_us_per_echo"), b.get("server_user_us_per_echo"),
+                          b.get("server_system_us_per_echo"))
+            if mk and bu is not None and bk is not None:
+                rows.append([f"ceiling with zero user time @ {size} B", "-",
+                             f"{(bu + bk) / mk:.2f}x", "(baseline CPU per echo / "
+                             "MillionWS kernel CPU per echo)"])
     m, b = pick("latency", "millionws"), pick("latency", "baseline")
     if m and b:
         for k in ("p50", "p99", "p999"):

@@ -49,6 +49,7 @@ def _phase(ctx, servers, tag, args, timeout, problems):
     busy_before = ctx.settle_machine()
     ctx.log(f"{tag}: {' '.join(load.argv)}")
     cpu0 = system.cpu_seconds_of(servers.pids)
+    user0, sys0 = system.cpu_split_of(servers.pids)
     busy0 = system.machine_busy_seconds()
     t0 = time.monotonic()
     series = []
@@ -66,6 +67,7 @@ def _phase(ctx, servers, tag, args, timeout, problems):
     finally:
         load.stop()
     cpu = system.cpu_seconds_of(servers.pids) - cpu0
+    user1, sys1 = system.cpu_split_of(servers.pids)
     busy = system.machine_busy_seconds() - busy0
     wall = time.monotonic() - t0
     load_cpu = _rusage_cpu(load.rusage) or 0
@@ -89,7 +91,8 @@ def _phase(ctx, servers, tag, args, timeout, problems):
         problems.append(str(e))
     return {"load_argv": load.argv, "load_exit_code": load.proc.returncode,
             "load_rusage": load.rusage, "load_summary": summary,
-            "server_cpu_seconds": cpu, "wall_seconds": wall, "server_cpu_series": series,
+            "server_cpu_seconds": cpu, "server_user_cpu_seconds": user1 - user0,
+            "server_system_cpu_seconds": sys1 - sys0, "wall_seconds": wall, "server_cpu_series": series,
             "load_cpu_seconds": load_cpu, "other_cpu_seconds": other,
             "machine_busy_seconds": busy, "other_cores_before": busy_before,
             "warnings": warnings}
@@ -124,6 +127,12 @@ def throughput(ctx, kind, sizes, connections=500, duration=10.0, threads=2,
                 "server_cpu_seconds": cpu,
                 "server_cpu_utilisation": cpu / ph["wall_seconds"] if ph["wall_seconds"] else None,
                 "echoes_per_server_cpu_second": received / cpu if received and cpu else None,
+                # Where an echo's server CPU goes: the kernel's share (system calls and the
+                # loopback delivery they carry) against the server's own code.
+                "server_user_us_per_echo":
+                    ph["server_user_cpu_seconds"] / received * 1e6 if received else None,
+                "server_system_us_per_echo":
+                    ph["server_system_cpu_seconds"] / received * 1e6 if received else None,
                 "latency_ms": echo.get("latency_ms", {}),
                 "load_cpu_seconds": _rusage_cpu(ph["load_rusage"]),
             }

@@ -37,8 +37,8 @@ def proc_status(pid):
     return out
 
 
-def proc_cpu_seconds(pid):
-    """utime + stime of one process (its threads included) in seconds, or None."""
+def proc_cpu_split(pid):
+    """(utime, stime) of one process (its threads included) in seconds, or None."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             text = f.read()
@@ -46,7 +46,13 @@ def proc_cpu_seconds(pid):
         return None
     # The command name may contain spaces and parentheses: fields start after the last ')'.
     fields = text[text.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK  # fields 14 and 15 of stat(5)
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of one process (its threads included) in seconds, or None."""
+    split = proc_cpu_split(pid)
+    return sum(split) if split else None
 
 
 def proc_fd_count(pid):
@@ -109,6 +115,12 @@ def sample_processes(pids, with_fds=True):
 
 def cpu_seconds_of(pids):
     return sum(proc_cpu_seconds(p) or 0 for p in pids)
+
+
+def cpu_split_of(pids):
+    """(user, system) CPU-seconds of these processes together."""
+    splits = [proc_cpu_split(p) or (0.0, 0.0) for p in pids]
+    return sum(u for u, _ in splits), sum(k for _, k in splits)
 
 
 def machine_busy_seconds():

@@ -245,6 +245,9 @@ void ClientSet::readHandshake(uint32_t slot, uint64_t now_ns, bool hup) noexcept
         const size_t extra = ctx.len - check.header_bytes;
         std::memcpy(read_buf_.get(), ctx.response + check.header_bytes, extra);
         becomeOpen(slot, now_ns);
+        // A short read drained the socket: frames that come later raise a new edge, so the
+        // read that would only say EAGAIN (one per connection in a ramp) is skipped.
+        if (extra == 0 && static_cast<size_t>(n) < room && !hup) return;
         readFrames(slot, now_ns, extra, hup);
         return;
       }
