@@ -266,8 +266,11 @@ def git_info(repo):
                                   text=True, timeout=10).stdout.strip()
         except (OSError, subprocess.TimeoutExpired):
             return ""
+    # The results the harness itself writes (bench/results/) do not make the measured code
+    # dirty; anything else changed since the commit does.
     return {"commit": git("rev-parse", "HEAD") or None,
-            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                              ":(exclude)bench/results"))}
 
 
 def raise_nofile():
