@@ -63,10 +63,6 @@ def tuning_for(args, ctx, n):
     if args.tune_sysctls == "never":
         return {}
     want = system.large_run_sysctls(n)
-    if system.in_private_netns():
-        # Read-only outside the main namespace, and a fresh namespace with no netfilter
-        # rules tracks no connections at all.
-        want.pop("net.netfilter.nf_conntrack_max", None)
     if args.tune_sysctls == "always" or n > args.tune_above:
         return want
     # Small runs: raise only conntrack, and only if an earlier run's entries leave too little.
@@ -108,40 +104,18 @@ def finish(ctx, kind, args, runs, name):
 
 # --------------------------------------------------------------------------- subcommands
 
-def ehash_buckets_for(args, n):
-    """Buckets for a private established-socket hash (0: run in the main namespace)."""
-    if args.ehash_buckets >= 0:
-        return args.ehash_buckets
-    if args.tune_sysctls == "never" or n <= args.tune_above:
-        return 0
-    return 4_194_304  # two sockets per connection, about two buckets each at a million
-
-
 def cmd_memory(args):
     n = args.connections
-    buckets = ehash_buckets_for(args, n)
-    if buckets and not system.in_private_netns():
-        system.check_no_pending_restore()
-        return system.rerun_in_netns(buckets, sys.argv, lambda m: print(f"[bench] {m}",
-                                                                         file=sys.stderr),
-                                     timeout=3 * 3600)
     ctx = make_context(args, f"memory-{args.server}-{n}")
     ctx.log(memory.plan_text(ctx, n, args.per_process))
     ctx.check_binaries([args.server])
     preflight_memory([args.server], n, args.force)
     runs = []
-    netns = system.in_private_netns()
-    if netns:
-        ctx.log("in a private network namespace: established-socket hash of "
-                f"{system.read_sysctl('net.ipv4.tcp_ehash_entries'):,} buckets")
-    with system.SysctlTuning(tuning_for(args, ctx, n), ctx.log, persist=not netns) as tuning:
+    with system.SysctlTuning(tuning_for(args, ctx, n), ctx.log) as tuning:
         runs.append(memory.run(ctx, args.server, n, threads=args.threads, admin=args.admin,
                                hold=args.hold, echo=(args.echo_rate, args.echo_seconds,
                                                      args.echo_connections)))
         runs[-1]["sysctls"] = tuning.applied()
-        runs[-1]["network_namespace"] = {
-            "private": netns,
-            "tcp_ehash_entries": system.read_sysctl("net.ipv4.tcp_ehash_entries")}
     return finish(ctx, "memory", args, runs, args.name or f"memory-{args.server}-{n}")
 
 
@@ -326,11 +300,6 @@ def parser():
 
     p = sub.add_parser("memory", help="memory per idle connection at N connections")
     p.add_argument("connections", type=int, metavar="N")
-    p.add_argument("--ehash-buckets", type=int, default=-1,
-                   help="run in a private network namespace whose established-socket hash has "
-                        "this many buckets (net.ipv4.tcp_child_ehash_entries); 0: main "
-                        "namespace; default: 4194304 when the sysctls are tuned (above "
-                        "--tune-above connections), else 0")
     p.add_argument("--server", choices=["millionws", "baseline"], default="millionws")
     p.add_argument("--threads", type=int, default=1, help="threads per server process")
     p.add_argument("--admin", action="store_true",

@@ -11,8 +11,6 @@ packages=(
   # tests: GoogleTest, a real WebSocket client, pytest, a real Prometheus
   googletest libgtest-dev libgmock-dev python3-websockets python3-pytest python3-pytest-timeout
   curl procps prometheus
-  # benchmarks: `ip` brings up loopback in the private network namespace of 1M runs
-  iproute2
 )
 # `just` comes from npm; a machine whose Node.js already ships npm (e.g. NodeSource builds,
 # which conflict with Debian's npm package) keeps its own.

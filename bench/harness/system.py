@@ -11,15 +11,12 @@ import os
 import platform
 import resource
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 RESTORE_FILE = Path("/tmp/millionws-bench-sysctl-restore.json")
-# Set (to the bucket count) in a bench run re-executed inside its own network namespace.
-NETNS_ENV = "MILLIONWS_BENCH_NETNS"
 
 
 # --------------------------------------------------------------------------- processes
@@ -338,17 +335,13 @@ class SysctlTuning:
     removed once they are back, so `bench.py restore-sysctls` can repair a killed run.
     """
 
-    def __init__(self, wanted, log, persist=True):
+    def __init__(self, wanted, log):
         self.wanted = wanted
         self.log = log
         self.saved = {}
-        # Inside a private network namespace there is nothing to repair after a kill: the
-        # namespace's sysctls go with it, so no restore file (it would name the wrong ones).
-        self.persist = persist
 
     def __enter__(self):
-        if self.persist:
-            check_no_pending_restore()
+        check_no_pending_restore()
         changes = {}
         for name, value in self.wanted.items():
             current = read_sysctl(name)
@@ -357,15 +350,14 @@ class SysctlTuning:
         if not changes:
             return self
         self.saved = {name: cur for name, (cur, _) in changes.items()}
-        if self.persist:
-            RESTORE_FILE.write_text(json.dumps(self.saved, indent=1))
+        RESTORE_FILE.write_text(json.dumps(self.saved, indent=1))
         for name, (cur, value) in changes.items():
             self.log(f"sysctl {name}: {cur} -> {value}")
             write_sysctl(name, value)
         return self
 
     def __exit__(self, *exc):
-        restore(self.saved, self.log, self.persist)
+        restore(self.saved, self.log)
         return False
 
     def applied(self):
@@ -373,7 +365,7 @@ class SysctlTuning:
                 self.saved.items()}
 
 
-def restore(saved, log, persist=True):
+def restore(saved, log):
     failed = []
     for name, value in saved.items():
         try:
@@ -382,37 +374,8 @@ def restore(saved, log, persist=True):
         except OSError as e:
             failed.append(name)
             log(f"sysctl {name}: could not restore {value}: {e}")
-    if saved and not failed and persist:
+    if saved and not failed:
         RESTORE_FILE.unlink(missing_ok=True)
-
-
-def in_private_netns():
-    return bool(os.environ.get(NETNS_ENV))
-
-
-def rerun_in_netns(buckets, argv, log, timeout):
-    """Run this bench command again in a new network namespace whose established-socket hash
-    has `buckets` buckets, and return its exit status.
-
-    The kernel sizes the main namespace's table at boot from RAM (262,144 buckets here), so a
-    million loopback connections (two million sockets) chain eight deep in it; a namespace
-    made while net.ipv4.tcp_child_ehash_entries is set gets a table of its own of that size.
-    The sysctl is raised only around the creation and restored like the others.
-    """
-    with SysctlTuning({"net.ipv4.tcp_child_ehash_entries": buckets}, log):
-        log(f"re-running in a private network namespace with {buckets:,} established-socket "
-            "hash buckets (unshare --net; loopback only)")
-        env = dict(os.environ, **{NETNS_ENV: str(buckets)})
-        cmd = ["unshare", "--net", "--", "/bin/sh", "-c", 'ip link set lo up && exec "$@"', "sh",
-               sys.executable, *argv]
-        proc = subprocess.Popen(cmd, env=env)
-        try:
-            return proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()  # our own child, by handle
-            proc.wait()
-            log(f"the namespaced run did not finish within {timeout:.0f}s")
-            return 1
 
 
 def check_no_pending_restore():
