@@ -10,6 +10,8 @@ Fixtures
                     printed a sanitizer report during the test.
   server_factory  - start(*flags, env=None) -> Server, for tests that need
                     their own server (stopped at test teardown).
+  admin_server    - a server of its own with the admin listener (/health, /metrics) on
+                    a free loopback port, in admin_port.
   load_binary     - path of millionws-load (--load-binary, $MILLIONWS_LOAD_BIN, or
                     the one built next to the server).
 Server objects expose host, port, admin_port, pid, proc, log_text(),
@@ -20,9 +22,11 @@ import os
 import re
 import resource
 import signal
+import socket
 import subprocess
-import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -357,3 +361,39 @@ def server(_shared_server, request):
     san = s.sanitizer_report(offset)
     if san:
         pytest.fail("sanitizer report during this test:\n" + san, pytrace=False)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(port, path, timeout=5):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+@pytest.fixture
+def admin_server(binary, logdir, request):
+    """A server with its admin listener on a free loopback port."""
+    s = Server(binary, [], logdir)
+    port = free_port()
+    i = s.args.index("--admin-port")
+    s.args[i + 1] = str(port)
+    s.args += ["--admin-bind", "127.0.0.1"]
+    s.start()
+    s.admin_port = port
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if http_get(port, "/health")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.05)
+    yield s
+    s.stop()
+    assert s.sanitizer_report() is None, s.sanitizer_report()

@@ -2,58 +2,18 @@
 Prometheus (Debian's `prometheus`) and asserted through PromQL with `promtool query instant`."""
 
 import json
-import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
 import wsraw
-from conftest import Server
+from conftest import free_port, http_get
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(port, path, timeout=5):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-@pytest.fixture
-def admin_server(binary, logdir, request):
-    """A server with its admin listener on a free loopback port."""
-    s = Server(binary, [], logdir)
-    port = free_port()
-    i = s.args.index("--admin-port")
-    s.args[i + 1] = str(port)
-    s.args += ["--admin-bind", "127.0.0.1"]
-    s.start()
-    s.admin_port = port
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            if http_get(port, "/health")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.05)
-    yield s
-    s.stop()
-    assert s.sanitizer_report() is None, s.sanitizer_report()
 
 
 @pytest.fixture
