@@ -25,31 +25,13 @@ def _server_group(ctx, kind, connections, threads, tag, per_process=None):
                        log=ctx.log)
 
 
-def _check_summary(summary, tag, problems, load):
-    conns = summary.get("connections", {})
-    echo = summary.get("echo", {})
-    if conns.get("failed"):
-        problems.append(f"{tag}: {conns['failed']} connections failed: "
-                        f"{conns.get('failed_by_reason')}")
-    if conns.get("server_closed"):
-        problems.append(f"{tag}: server closed {conns['server_closed']} connections")
-    if echo.get("verify_errors"):
-        problems.append(f"{tag}: {echo['verify_errors']} echoes did not match what was sent")
-    vs = summary.get("verify_sample", {})
-    if vs.get("failed") or vs.get("ok", 0) < vs.get("requested", 0):
-        problems.append(f"{tag}: verify sample {vs}")
-    if load.proc.returncode != 0:
-        problems.append(f"{tag}: load generator exit code {load.proc.returncode}: "
-                        f"{load.stderr_tail(3)}")
-
-
 def _phase(ctx, servers, tag, args, timeout, problems):
     """Run one load generator to completion while accounting the servers' CPU."""
     load = LoadRun(ctx.load, args, ctx.rundir / tag, "load", timeout=timeout)
     busy_before = ctx.settle_machine()
     ctx.log(f"{tag}: {' '.join(load.argv)}")
-    cpu0 = system.cpu_seconds_of(servers.pids)
     user0, sys0 = system.cpu_split_of(servers.pids)
+    cpu0 = user0 + sys0
     busy0 = system.machine_busy_seconds()
     t0 = time.monotonic()
     series = []
@@ -66,8 +48,8 @@ def _phase(ctx, servers, tag, args, timeout, problems):
         load.wait(poll_interval=0.1, on_tick=tick)
     finally:
         load.stop()
-    cpu = system.cpu_seconds_of(servers.pids) - cpu0
     user1, sys1 = system.cpu_split_of(servers.pids)
+    cpu = user1 + sys1 - cpu0
     busy = system.machine_busy_seconds() - busy0
     wall = time.monotonic() - t0
     load_cpu = _rusage_cpu(load.rusage) or 0
@@ -86,7 +68,7 @@ def _phase(ctx, servers, tag, args, timeout, problems):
     summary = None
     try:
         summary = load.summary()
-        _check_summary(summary, tag, problems, load)
+        problems += load.summary_problems(summary, tag)
     except RuntimeError as e:
         problems.append(str(e))
     return {"load_argv": load.argv, "load_exit_code": load.proc.returncode,

@@ -233,17 +233,7 @@ def _summary(load, problems, tag):
     except RuntimeError as e:
         problems.append(str(e))
         return None
-    conns = summary.get("connections", {})
-    if conns.get("failed"):
-        problems.append(f"{tag}: {conns['failed']} connections failed: "
-                        f"{conns.get('failed_by_reason')}")
-    if conns.get("server_closed"):
-        problems.append(f"{tag}: server closed {conns['server_closed']} connections")
-    vs = summary.get("verify_sample", {})
-    if vs.get("failed") or vs.get("ok", 0) < vs.get("requested", 0):
-        problems.append(f"{tag}: verify sample {vs}")
-    if load.proc.returncode != 0:
-        problems.append(f"{tag}: load generator exit code {load.proc.returncode}")
+    problems += load.summary_problems(summary, tag)
     return summary
 
 

@@ -249,6 +249,26 @@ class LoadRun:
         raise RuntimeError(f"{self.name}: no JSON summary on stdout (exit {self.proc.returncode})"
                            f"\nstdout: {text[-500:]}\nstderr: {_tail(self.err_path)}")
 
+    def summary_problems(self, summary, tag):
+        """What went wrong in a finished run, read from its summary and exit status."""
+        problems = []
+        conns = summary.get("connections", {})
+        if conns.get("failed"):
+            problems.append(f"{tag}: {conns['failed']} connections failed: "
+                            f"{conns.get('failed_by_reason')}")
+        if conns.get("server_closed"):
+            problems.append(f"{tag}: server closed {conns['server_closed']} connections")
+        if summary.get("echo", {}).get("verify_errors"):
+            problems.append(f"{tag}: {summary['echo']['verify_errors']} echoes did not match "
+                            "what was sent")
+        vs = summary.get("verify_sample", {})
+        if vs.get("failed") or vs.get("ok", 0) < vs.get("requested", 0):
+            problems.append(f"{tag}: verify sample {vs}")
+        if self.proc.returncode != 0:
+            problems.append(f"{tag}: load generator exit code {self.proc.returncode}: "
+                            f"{self.stderr_tail(3)}")
+        return problems
+
     def progress(self):
         """The latest progress line as a dict (phase, connected, open, failed...), or None."""
         try:
