@@ -167,42 +167,12 @@ def test_slow_reader_backpressure_bounds_memory(server_factory):
     ws = wsraw.open_ws(s.host, s.port, sndbuf=256 * KIB, rcvbuf=256 * KIB)
     try:
         sock = ws.sock
-        sock.setblocking(False)
         mask = b"\x5a\xa5\x3c\xc3"
-        out = bytearray()
-        next_msg = 0
-        sent_total = 0
-        max_rss = baseline
-        last_progress = time.monotonic()
-        t_end = time.monotonic() + 40
-        last_sample = 0.0
-        stalled = False
         # Phase 1: write as much as possible without ever reading.
-        while sent_total < TARGET_BYTES and time.monotonic() < t_end:
-            if len(out) < MSG_SIZE:
-                out += wsraw.build_frame(OP_BINARY, _payload(next_msg, block), mask_key=mask)
-                next_msg += 1
-            now = time.monotonic()
-            if now - last_sample > 0.05:
-                max_rss = max(max_rss, s.rss_kib())
-                last_sample = now
-            _, w, _ = select.select([], [sock], [], 0.1)
-            if not w:
-                if time.monotonic() - last_progress > 3.0:
-                    stalled = True
-                    break
-                continue
-            try:
-                n = sock.send(out)
-            except BlockingIOError:
-                continue
-            del out[:n]
-            sent_total += n
-            last_progress = time.monotonic()
-        # keep sampling a bit while stalled
-        for _ in range(10):
-            max_rss = max(max_rss, s.rss_kib())
-            time.sleep(0.05)
+        sent_total, next_msg, stalled, max_rss, out = _flood_until_stall(
+            s, ws, lambda i: wsraw.build_frame(OP_BINARY, _payload(i, block), mask_key=mask),
+            TARGET_BYTES)
+        max_rss = max(max_rss, baseline)
         growth = max_rss - baseline
         print("sent %.1f MiB before stall=%s; RSS baseline %d KiB, max %d KiB (growth %d KiB)"
               % (sent_total / MIB, stalled, baseline, max_rss, growth))
