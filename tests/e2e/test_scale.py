@@ -2,7 +2,6 @@
 bound for a client that never reads."""
 
 import asyncio
-import errno
 import os
 import random
 import select
@@ -190,53 +189,20 @@ def test_slow_reader_backpressure_bounds_memory(server_factory):
             other.close_handshake()
 
         # Phase 2: start reading. Every message that was (fully or partly)
-        # written must come back, complete and in order.
-        sock.setblocking(True)
+        # written must come back, complete and in order; the unsent rest of `out`
+        # goes out meanwhile.
         ws.buf.clear()
         expected_msgs = next_msg
-        # finish sending the partial frame (if any) while reading
-        got = 0
-        deadline = time.monotonic() + 60
-        sock.setblocking(False)
-        while got < expected_msgs:
-            assert time.monotonic() < deadline, "only %d of %d echoes after resuming" % (
-                got, expected_msgs)
-            want_w = [sock] if out else []
-            r, w, _ = select.select([sock], want_w, [], 1.0)
-            if w and out:
-                try:
-                    n = sock.send(out)
-                    del out[:n]
-                except BlockingIOError:
-                    pass
-            if r:
-                try:
-                    data = sock.recv(1 << 20)
-                except BlockingIOError:
-                    continue
-                assert data, "server closed the connection of the slow reader (got %d of %d)" % (
-                    got, expected_msgs)
-                ws.buf += data
-                # parse complete frames
-                while True:
-                    if len(ws.buf) < 2:
-                        break
-                    b1 = ws.buf[1] & 0x7F
-                    hl = 2 if b1 <= 125 else (4 if b1 == 126 else 10)
-                    if len(ws.buf) < hl:
-                        break
-                    ln = b1 if b1 <= 125 else (struct.unpack("!H", ws.buf[2:4])[0] if b1 == 126
-                                               else struct.unpack("!Q", ws.buf[2:10])[0])
-                    if len(ws.buf) < hl + ln:
-                        break
-                    f_b0 = ws.buf[0]
-                    assert ws.buf[1] & 0x80 == 0, "masked server frame"
-                    assert f_b0 == 0x82, "unexpected frame header 0x%02x" % f_b0
-                    payload = bytes(ws.buf[hl:hl + ln])
-                    del ws.buf[:hl + ln]
-                    assert payload == _payload(got, block), "echo %d corrupted/out of order" % got
-                    got += 1
-        sock.setblocking(True)
+        got = [0]
+
+        def on_frame(f):
+            assert not f.masked, "masked server frame"
+            assert f.header[0] == 0x82, "unexpected frame header 0x%02x" % f.header[0]
+            assert f.payload == _payload(got[0], block), "echo %d corrupted/out of order" % got[0]
+            got[0] += 1
+
+        ws.buf += wsraw.pump(sock, out, on_frame, lambda: got[0] == expected_msgs,
+                             time.monotonic() + 60)
         sock.settimeout(10)
         ws.close_handshake()
     finally:
