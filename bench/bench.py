@@ -127,7 +127,8 @@ def cmd_echo(args):
         if not args.skip_throughput:
             runs += echo.throughput(ctx, args.server, _parse_sizes(args.sizes),
                                     connections=args.connections, duration=args.duration,
-                                    threads=args.threads, message_type=args.message_type)
+                                    threads=args.threads, message_type=args.message_type,
+                                    syscall_seconds=args.syscall_seconds)
         if not args.skip_latency:
             runs += echo.latency(ctx, args.server, connections=args.latency_connections,
                                  active=args.latency_active, rate=args.latency_rate,
@@ -156,7 +157,8 @@ def cmd_compare(args):
         for kind in servers:
             runs += echo.throughput(ctx, kind, _parse_sizes(args.sizes),
                                     connections=args.connections, duration=args.duration,
-                                    threads=args.echo_threads, label="compare")
+                                    threads=args.echo_threads, label="compare",
+                                    syscall_seconds=args.syscall_seconds)
         for kind in servers:
             runs += echo.latency(ctx, kind, connections=args.latency_connections,
                                  active=args.latency_active, rate=args.latency_rate,
@@ -205,6 +207,13 @@ def print_ratios(runs):
                     rows.append([f"server {part} CPU µs per echo @ {size} B",
                                  report.fmt_num(b[k], 2), report.fmt_num(m[k], 2),
                                  ratio(b[k], m[k], "less", "more")])
+            mc, bc = m.get("syscalls_per_echo"), b.get("syscalls_per_echo")
+            if mc and bc:
+                rows.append([f"server system calls per echo @ {size} B",
+                             report.fmt_num(bc["total"], 2), report.fmt_num(mc["total"], 2),
+                             ratio(bc["total"], mc["total"], "fewer", "more")])
+                rows.append([f"  of which read / write / epoll_wait @ {size} B",
+                             _call_split(bc), _call_split(mc), ""])
             # Both servers make one read and one write per echo here, so the kernel's part
             # is a floor: even with no user time at all MillionWS could not beat the
             # baseline's CPU per echo by more than this.
@@ -223,6 +232,10 @@ def print_ratios(runs):
     if rows:
         print("== MillionWS vs Go + gorilla baseline")
         report.table(["measure", "baseline", "millionws", "millionws is"], rows)
+
+
+def _call_split(per_echo):
+    return " / ".join(f"{per_echo[k]:.2f}" for k in ("read", "write", "epoll_wait"))
 
 
 def cmd_charts(args):
@@ -286,6 +299,9 @@ def echo_options(p, threads_flag="--threads"):
     p.add_argument("--connections", type=int, default=500, help="closed-loop connections")
     p.add_argument("--duration", type=float, default=10.0, help="closed-loop seconds per size")
     p.add_argument("--message-type", choices=["binary", "text"], default="binary")
+    p.add_argument("--syscall-seconds", type=float, default=5.0,
+                   help="after each closed-loop run, one of this many seconds with the "
+                        "servers' system calls counted by perf (0: none)")
     p.add_argument("--latency-connections", type=int, default=20000, help="held connections")
     p.add_argument("--latency-active", type=int, default=1000, help="connections sending")
     p.add_argument("--latency-rate", type=int, default=10000, help="messages per second in all")

@@ -11,6 +11,8 @@ packages=(
   # tests: GoogleTest, a real WebSocket client, pytest, a real Prometheus
   googletest libgtest-dev libgmock-dev python3-websockets python3-pytest python3-pytest-timeout
   curl procps prometheus
+  # tests and benchmarks: perf counts the server's system calls per echo
+  linux-perf
 )
 # `just` comes from npm; a machine whose Node.js already ships npm (e.g. NodeSource builds,
 # which conflict with Debian's npm package) keeps its own.

@@ -15,7 +15,7 @@ lower rate); the load generator reports p50/p90/p99/p99.9/max of send-to-echo ti
 
 import time
 
-from . import system
+from . import syscalls, system
 from .procs import LoadRun, ServerGroup
 
 
@@ -80,24 +80,64 @@ def _phase(ctx, servers, tag, args, timeout, problems):
             "warnings": warnings}
 
 
+def _count_syscalls(ctx, servers, tag, args, timeout, problems):
+    """A second, untimed closed-loop run with the servers' system calls counted.
+
+    Per echo: reads, writes, epoll waits and the rest, and how many echoes one epoll_wait
+    served. None when perf cannot count here (a warning says why).
+    """
+    load = LoadRun(ctx.load, args, ctx.rundir / tag, "load", timeout=timeout)
+    ctx.settle_machine()
+    ctx.log(f"{tag}: counting the servers' system calls: {' '.join(load.argv)}")
+    try:
+        with syscalls.SyscallCount(servers.pids, ctx.rundir / tag, "servers") as count:
+            load.start()
+            try:
+                load.wait(poll_interval=0.1)
+            finally:
+                load.stop()
+        summary = load.summary()
+    except (RuntimeError, TimeoutError) as e:
+        problems.append(f"{tag}: {e}")
+        return None
+    problems += load.summary_problems(summary, tag)
+    echoes = summary.get("echo", {}).get("received")
+    if not echoes:
+        return None
+    per_echo = {k: v / echoes for k, v in count.by_kind.items()}
+    waits = count.by_kind["epoll_wait"]
+    return {"echoes": echoes, "counts": count.by_kind, "per_echo": per_echo,
+            "echoes_per_epoll_wait": echoes / waits if waits else None,
+            "load_argv": load.argv}
+
+
 def throughput(ctx, kind, sizes, connections=500, duration=10.0, threads=2,
-               message_type="binary", label=""):
-    """Closed-loop echo at each message size, one server group reused across sizes."""
+               message_type="binary", label="", syscall_seconds=5.0):
+    """Closed-loop echo at each message size, one server group reused across sizes.
+
+    syscall_seconds > 0 adds a shorter run per size in which the servers' system calls are
+    counted (see _count_syscalls); the timed run never has perf attached.
+    """
     tag = f"throughput-{kind}"
     servers = _server_group(ctx, kind, connections, threads, tag)
     records = []
+    why_not = syscalls.unavailable_reason() if syscall_seconds > 0 else "not asked for"
+    if syscall_seconds > 0 and why_not:
+        ctx.warning(f"{tag}: system calls not counted: {why_not}")
     try:
         ctx.log(f"{tag}: starting {servers.count} {kind} process(es), {threads} thread(s) each")
         servers.start()
         url = f"ws://{ctx.bind}:{servers.port}/echo"
         procs, ips = ctx.load_plan(connections)
+
+        def closed_loop(seconds, size):
+            return ctx.load_args(url, connections, procs, ips, hold=0, deadline=seconds + 60,
+                                 mode="closed", echo_connections=connections, duration=seconds,
+                                 message_bytes=size, message_type=message_type)
         for size in sizes:
             problems = []
-            deadline = duration + 60
-            args = ctx.load_args(url, connections, procs, ips, hold=0, deadline=deadline,
-                                 mode="closed", echo_connections=connections, duration=duration,
-                                 message_bytes=size, message_type=message_type)
-            ph = _phase(ctx, servers, f"{tag}-{size}", args, deadline + 60, problems)
+            ph = _phase(ctx, servers, f"{tag}-{size}", closed_loop(duration, size),
+                        duration + 120, problems)
             s = ph["load_summary"] or {}
             echo = s.get("echo", {})
             received = echo.get("received")
@@ -118,6 +158,14 @@ def throughput(ctx, kind, sizes, connections=500, duration=10.0, threads=2,
                 "latency_ms": echo.get("latency_ms", {}),
                 "load_cpu_seconds": _rusage_cpu(ph["load_rusage"]),
             }
+            if not why_not:
+                counted = _count_syscalls(ctx, servers, f"{tag}-{size}-syscalls",
+                                          closed_loop(syscall_seconds, size),
+                                          syscall_seconds + 120, problems)
+                ph["syscall_count"] = counted
+                if counted:
+                    result["syscalls_per_echo"] = counted["per_echo"]
+                    result["echoes_per_epoll_wait"] = counted["echoes_per_epoll_wait"]
             records.append({"type": "throughput", "server": kind, "label": label,
                             "message_bytes": size, "message_type": message_type,
                             "connections": connections, "duration_seconds": duration,

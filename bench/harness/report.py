@@ -138,9 +138,21 @@ def throughput_table(runs, out=sys.stdout):
             fmt_num(m.get("server_cpu_seconds"), 2), fmt_num(m.get("server_cpu_utilisation"), 2),
             fmt_num(m.get("echoes_per_server_cpu_second")),
             fmt_ms(m.get("latency_ms", {}).get("p99")), _other_cores(r),
+            *_syscall_columns(m),
         ])
     table(["server", "msg B", "conns", "echoes", "echoes/s", "server CPU s", "server cores",
-           "echoes/server CPU-s", "p99 ms", "other cores"], rows, out)
+           "echoes/server CPU-s", "p99 ms", "other cores", "reads/echo", "writes/echo",
+           "other calls/echo", "echoes/epoll_wait"], rows, out)
+
+
+def _syscall_columns(result):
+    """The servers' system calls per echo from the counted run ("-" if none was made)."""
+    per = result.get("syscalls_per_echo")
+    if not per:
+        return ["-"] * 4
+    other = per["total"] - per["read"] - per["write"] - per["epoll_wait"]
+    return [fmt_num(per["read"], 2), fmt_num(per["write"], 2), fmt_num(other, 2),
+            fmt_num(result.get("echoes_per_epoll_wait"), 1)]
 
 
 def _other_cores(r):
