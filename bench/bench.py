@@ -154,11 +154,15 @@ def cmd_compare(args):
             for kind in servers:
                 runs.append(memory.run(ctx, kind, n, threads=args.threads, hold=args.hold,
                                        per_process=single, label="compare"))
-        for kind in servers:
-            runs += echo.throughput(ctx, kind, _parse_sizes(args.sizes),
-                                    connections=args.connections, duration=args.duration,
-                                    threads=args.echo_threads, label="compare",
-                                    syscall_seconds=args.syscall_seconds)
+        # Rounds alternate the servers, so a drift of the shared machine over the run (the
+        # echo figures move by tens of percent between runs here) lands on both.
+        for round_number in range(1, args.rounds + 1):
+            for kind in servers:
+                runs += echo.throughput(ctx, kind, _parse_sizes(args.sizes),
+                                        connections=args.connections, duration=args.duration,
+                                        threads=args.echo_threads, label="compare",
+                                        syscall_seconds=args.syscall_seconds,
+                                        round_number=round_number)
         for kind in servers:
             runs += echo.latency(ctx, kind, connections=args.latency_connections,
                                  active=args.latency_active, rate=args.latency_rate,
@@ -194,13 +198,19 @@ def print_ratios(runs):
                                "kernel slab B/conn (both ends)")):
                 rows.append([f"{what} @ {n:,}", report.fmt_num(b[key], 1),
                              report.fmt_num(m[key], 1), ratio(b[key], m[key], "less", "more")])
+    key = "echoes_per_server_cpu_second"
     for size in sorted({r["message_bytes"] for r in runs if r["type"] == "throughput"}):
-        m, b = pick("throughput", "millionws", message_bytes=size), pick(
-            "throughput", "baseline", message_bytes=size)
+        mr, br = (echo.rounds_of(runs, server, size) for server in ("millionws", "baseline"))
+        m, b = echo.median_result(mr), echo.median_result(br)
         if m and b:
-            key = "echoes_per_server_cpu_second"
-            rows.append([f"echoes per server CPU-s @ {size} B", report.fmt_num(b[key]),
-                         report.fmt_num(m[key]), ratio(m[key], b[key], "more", "fewer")])
+            what = f"median of {len(mr)} rounds" if len(mr) > 1 else "one round"
+            rows.append([f"echoes per server CPU-s @ {size} B ({what})",
+                         report.fmt_num(b[key]), report.fmt_num(m[key]),
+                         ratio(m[key], b[key], "more", "fewer")])
+            if len(mr) > 1 and len(mr) == len(br):
+                rows.append([f"  round by round @ {size} B", "", "",
+                             ", ".join(f"{x[key] / y[key]:.2f}x" for x, y in zip(mr, br)
+                                       if x.get(key) and y.get(key))])
             for part in ("user", "system"):
                 k = f"server_{part}_us_per_echo"
                 if b.get(k) is not None and m.get(k) is not None:
@@ -344,6 +354,9 @@ def parser():
                    help="connection counts, each on a single server process")
     p.add_argument("--threads", type=int, default=1, help="threads per server (memory runs)")
     p.add_argument("--hold", type=float, default=20.0)
+    p.add_argument("--rounds", type=int, default=3,
+                   help="closed-loop throughput rounds, servers alternating; the ratio table "
+                        "uses each server's median round")
     echo_options(p, "--echo-threads")
     common(p)
     p.set_defaults(func=cmd_compare)

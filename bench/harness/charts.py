@@ -148,9 +148,24 @@ def latency_chart(plt, docs, out):
     return out
 
 
+def _median_rounds(docs, pts):
+    """For each (server, size) of pts: its newest document's median round, if that document
+    measured several rounds (bench-compare --rounds), instead of its last round."""
+    from .echo import median_result
+    out = {}
+    for k, (run, doc) in pts.items():
+        rounds = [r for r in doc.get("runs", []) if r["type"] == "throughput"
+                  and (r["server"], r["message_bytes"]) == k and r.get("result")
+                  and not r.get("problems")
+                  and r["result"].get("echoes_per_server_cpu_second")]
+        middle = median_result([r["result"] for r in rounds])
+        out[k] = (next((r for r in rounds if r["result"] is middle), run), doc)
+    return out
+
+
 def throughput_chart(plt, docs, out):
-    pts = _latest(docs, lambda r: (r["server"], r["message_bytes"])
-                  if r["type"] == "throughput" else None)
+    pts = _median_rounds(docs, _latest(docs, lambda r: (r["server"], r["message_bytes"])
+                                       if r["type"] == "throughput" else None))
     if not pts:
         return None
     servers = sorted({s for s, _ in pts})
@@ -178,7 +193,7 @@ def throughput_chart(plt, docs, out):
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         ax.legend(loc="upper right")
     ax1.set_ylabel("echoes per server CPU-second")
-    ax1.set_title("Efficiency: echoes per server CPU-second\n(higher is better)")
+    ax1.set_title("Efficiency: echoes per server CPU-second\n(higher is better; median round of a run)")
     ax2.set_ylabel("echoes per second (server + load generator share 2 cores)")
     ax2.set_title(f"Closed-loop echo rate, {', '.join(f'{c:,}' for c in conns)} connections")
     _footer(fig, list(pts.values()))

@@ -112,7 +112,7 @@ def _count_syscalls(ctx, servers, tag, args, timeout, problems):
 
 
 def throughput(ctx, kind, sizes, connections=500, duration=10.0, threads=2,
-               message_type="binary", label="", syscall_seconds=5.0):
+               message_type="binary", label="", syscall_seconds=5.0, round_number=None):
     """Closed-loop echo at each message size, one server group reused across sizes.
 
     syscall_seconds > 0 adds a shorter run per size in which the servers' system calls are
@@ -167,6 +167,7 @@ def throughput(ctx, kind, sizes, connections=500, duration=10.0, threads=2,
                     result["syscalls_per_echo"] = counted["per_echo"]
                     result["echoes_per_epoll_wait"] = counted["echoes_per_epoll_wait"]
             records.append({"type": "throughput", "server": kind, "label": label,
+                            "round": round_number,
                             "message_bytes": size, "message_type": message_type,
                             "connections": connections, "duration_seconds": duration,
                             "server_processes": servers.count,
@@ -180,6 +181,23 @@ def throughput(ctx, kind, sizes, connections=500, duration=10.0, threads=2,
     finally:
         _stop(ctx, servers, tag, records)
     return records
+
+
+def rounds_of(runs, server, message_bytes):
+    """The results of one server's closed-loop rounds at one size, in run order."""
+    return [r["result"] for r in runs
+            if r["type"] == "throughput" and r["server"] == server
+            and r["message_bytes"] == message_bytes and not r.get("problems")
+            and (r.get("result") or {}).get("echoes_per_server_cpu_second")]
+
+
+def median_result(results):
+    """The round with the median echoes per server CPU-second (the lower middle one of an
+    even count): a measured round, so its CPU split and system calls belong to it."""
+    if not results:
+        return None
+    ordered = sorted(results, key=lambda r: r["echoes_per_server_cpu_second"])
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def latency(ctx, kind, connections=20000, active=1000, rate=10000, duration=20.0,

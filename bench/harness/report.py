@@ -133,14 +133,14 @@ def throughput_table(runs, out=sys.stdout):
     for r in runs:
         m = r.get("result") or {}
         rows.append([
-            r["server"], r["message_bytes"], r["connections"],
+            r["server"], r["message_bytes"], r["connections"], r.get("round") or "-",
             fmt_num(m.get("echoes")), fmt_num(m.get("messages_per_second")),
             fmt_num(m.get("server_cpu_seconds"), 2), fmt_num(m.get("server_cpu_utilisation"), 2),
             fmt_num(m.get("echoes_per_server_cpu_second")),
             fmt_ms(m.get("latency_ms", {}).get("p99")), _other_cores(r),
             *_syscall_columns(m),
         ])
-    table(["server", "msg B", "conns", "echoes", "echoes/s", "server CPU s", "server cores",
+    table(["server", "msg B", "conns", "round", "echoes", "echoes/s", "server CPU s", "server cores",
            "echoes/server CPU-s", "p99 ms", "other cores", "reads/echo", "writes/echo",
            "other calls/echo", "echoes/epoll_wait"], rows, out)
 
