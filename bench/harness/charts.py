@@ -164,7 +164,12 @@ def _median_rounds(docs, pts):
 
 
 def throughput_chart(plt, docs, out):
-    pts = _median_rounds(docs, _latest(docs, lambda r: (r["server"], r["message_bytes"])
+    # Bars side by side should come from one run on the same machine state: a compare run
+    # measured both servers in alternating rounds, so it wins over single-server echo runs.
+    compared = [d for d in docs if d.get("kind") == "compare"
+                and any(r["type"] == "throughput" for r in d.get("runs", []))]
+    pts = _median_rounds(docs, _latest(compared or docs,
+                                       lambda r: (r["server"], r["message_bytes"])
                                        if r["type"] == "throughput" else None))
     if not pts:
         return None
