@@ -9,9 +9,11 @@ must not land in the echoes-per-CPU-second figures.
 counters, every thread they create afterwards (the Go runtime starts threads on demand).
 """
 
+import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 # What a server may call per message, grouped by purpose; anything else lands in "other".
@@ -40,6 +42,21 @@ def unavailable_reason():
     if probe.returncode != 0:
         return f"perf cannot count {TOTAL_EVENT}: {probe.stderr.strip()[-300:]}"
     return None
+
+
+def _perf_event_fds(pid):
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return 0
+    count = 0
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[perf_event]":
+                count += 1
+        except OSError:
+            pass
+    return count
 
 
 def parse_perf_csv(text):
@@ -86,7 +103,28 @@ class SyscallCount:
             argv += ["-e", e]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, start_new_session=True)
+        self._wait_attached(len(events()))
         return self
+
+    def _wait_attached(self, nevents, timeout=10.0):
+        """Return once perf holds a counter for every event on every thread of the pids.
+
+        perf takes tens of milliseconds to attach; work started before that would go
+        uncounted (a load run's ramp and first echoes), so the caller waits for this.
+        """
+        threads = sum(len(os.listdir(f"/proc/{p}/task")) for p in self.pids
+                      if os.path.isdir(f"/proc/{p}/task"))
+        want = nevents * max(1, threads)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if _perf_event_fds(self.proc.pid) >= want:
+                time.sleep(0.05)  # perf enables the counters right after opening them all
+                return
+            time.sleep(0.01)
+        self.proc.kill()
+        self.proc.wait()
+        raise RuntimeError(f"perf stat did not attach to {self.pids} within {timeout:.0f}s "
+                           f"(exit {self.proc.poll()})")
 
     def __exit__(self, *exc):
         # perf stat prints its counts when interrupted, as after Ctrl-C.

@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+CONNECTIONS = 50
 
 
 @pytest.mark.skipif(shutil.which("perf") is None, reason="perf (linux-perf) is not installed")
 def test_one_recv_and_one_send_per_echo(binary, load_binary, tmp_path):
     argv = ["/usr/bin/python3", str(REPO / "bench/bench.py"), "echo", "--skip-latency",
-            "--connections", "50", "--sizes", "32,4096", "--duration", "1",
-            "--syscall-seconds", "2", "--quiet-wait", "0", "--tune-sysctls", "never",
+            "--connections", str(CONNECTIONS), "--sizes", "32,4096", "--duration", "1",
+            "--syscall-seconds", "3", "--quiet-wait", "0", "--tune-sysctls", "never",
             "--millionws", binary, "--load", load_binary, "--results", str(tmp_path),
             "--rundir", str(tmp_path / "logs"), "--name", "syscalls"]
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -29,16 +30,19 @@ def test_one_recv_and_one_send_per_echo(binary, load_binary, tmp_path):
     doc = json.loads((tmp_path / "syscalls.json").read_text())
     runs = [r for r in doc["runs"] if r["type"] == "throughput"]
     assert [r["message_bytes"] for r in runs] == [32, 4096], proc.stderr[-2000:]
+    # Calls that do not scale with messages: per connection the accept, the request, the
+    # close and its last reads; the main thread's signal wait ten times a second. A call
+    # made per message would add one per echo (thousands); this allows a few hundred.
+    allowance = 5 * CONNECTIONS + 100
     for r in runs:
         assert not r["problems"], r["problems"]
         counted = r["syscall_count"]
-        assert counted and counted["echoes"] > 1000, (counted, proc.stderr[-2000:])
-        per_echo = r["result"]["syscalls_per_echo"]
-        # A connection or two still ramping up when counting starts adds a handful of calls.
-        assert 0.98 <= per_echo["read"] <= 1.02, per_echo
-        assert 0.98 <= per_echo["write"] <= 1.02, per_echo
+        assert counted and counted["echoes"] > 10 * allowance, (counted, proc.stderr[-2000:])
+        echoes, calls = counted["echoes"], counted["counts"]
+        assert echoes <= calls["read"] <= echoes + allowance, (echoes, calls)
+        assert echoes <= calls["write"] <= echoes + allowance, (echoes, calls)
         # Nothing but epoll_wait besides: no locks, no sleeps, no re-arming per message.
-        assert per_echo["futex"] == 0 and per_echo["sleep_or_yield"] == 0, per_echo
-        assert per_echo["epoll_ctl"] < 0.01, per_echo
-        assert per_echo["total"] <= 2.0 + per_echo["epoll_wait"] + 0.02, per_echo
+        assert calls["futex"] == 0 and calls["sleep_or_yield"] == 0, calls
+        assert calls["epoll_ctl"] <= allowance, (echoes, calls)
+        assert calls["other"] <= allowance, (echoes, calls)
     assert proc.returncode == 0, proc.stderr[-2000:]
