@@ -377,6 +377,23 @@ def http_get(port, path, timeout=5):
         return e.code, e.read()
 
 
+def wait_http_ok(port, path, timeout, still_alive=lambda: None, interval=0.05):
+    """Poll http://127.0.0.1:port/path until it answers 200 (True) or timeout passes (False).
+
+    still_alive() runs between attempts, so a fixture can fail fast with its process's log
+    when what it waits for has died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if http_get(port, path)[0] == 200:
+                return True
+        except OSError:
+            pass
+        still_alive()
+        time.sleep(interval)
+    return False
+
+
 @pytest.fixture
 def admin_server(binary, logdir, request):
     """A server with its admin listener on a free loopback port."""
@@ -387,13 +404,7 @@ def admin_server(binary, logdir, request):
     s.args += ["--admin-bind", "127.0.0.1"]
     s.start()
     s.admin_port = port
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            if http_get(port, "/health")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.05)
+    wait_http_ok(port, "/health", timeout=10)
     yield s
     s.stop()
     assert s.sanitizer_report() is None, s.sanitizer_report()

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import wsraw
-from conftest import free_port, http_get
+from conftest import free_port, http_get, wait_http_ok
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -30,15 +30,10 @@ def prometheus(admin_server, tmp_path):
                              "--web.listen-address=127.0.0.1:%d" % port],
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     url = "http://127.0.0.1:%d" % port
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if http_get(port, "/-/ready")[0] == 200:
-                break
-        except OSError:
-            pass
+
+    def still_running():
         assert proc.poll() is None, (tmp_path / "prometheus.log").read_text()
-        time.sleep(0.2)
+    wait_http_ok(port, "/-/ready", timeout=30, still_alive=still_running, interval=0.2)
     yield url
     proc.send_signal(signal.SIGTERM)
     try:
