@@ -200,7 +200,8 @@ def print_ratios(runs):
                              report.fmt_num(m[key], 1), ratio(b[key], m[key], "less", "more")])
     key = "echoes_per_server_cpu_second"
     for size in sorted({r["message_bytes"] for r in runs if r["type"] == "throughput"}):
-        mr, br = (echo.rounds_of(runs, server, size) for server in ("millionws", "baseline"))
+        mr, br = ([r["result"] for r in echo.rounds_of(runs, server, size)]
+                  for server in ("millionws", "baseline"))
         m, b = echo.median_result(mr), echo.median_result(br)
         if m and b:
             what = f"median of {len(mr)} rounds" if len(mr) > 1 else "one round"

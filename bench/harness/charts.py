@@ -151,13 +151,10 @@ def latency_chart(plt, docs, out):
 def _median_rounds(docs, pts):
     """For each (server, size) of pts: its newest document's median round, if that document
     measured several rounds (bench-compare --rounds), instead of its last round."""
-    from .echo import median_result
+    from .echo import median_result, rounds_of
     out = {}
     for k, (run, doc) in pts.items():
-        rounds = [r for r in doc.get("runs", []) if r["type"] == "throughput"
-                  and (r["server"], r["message_bytes"]) == k and r.get("result")
-                  and not r.get("problems")
-                  and r["result"].get("echoes_per_server_cpu_second")]
+        rounds = rounds_of(doc.get("runs", []), *k)
         middle = median_result([r["result"] for r in rounds])
         out[k] = (next((r for r in rounds if r["result"] is middle), run), doc)
     return out

@@ -184,8 +184,8 @@ def throughput(ctx, kind, sizes, connections=500, duration=10.0, threads=2,
 
 
 def rounds_of(runs, server, message_bytes):
-    """The results of one server's closed-loop rounds at one size, in run order."""
-    return [r["result"] for r in runs
+    """One server's closed-loop rounds at one size with a figure to compare, in run order."""
+    return [r for r in runs
             if r["type"] == "throughput" and r["server"] == server
             and r["message_bytes"] == message_bytes and not r.get("problems")
             and (r.get("result") or {}).get("echoes_per_server_cpu_second")]

@@ -9,6 +9,7 @@ must not land in the echoes-per-CPU-second figures.
 counters, every thread they create afterwards (the Go runtime starts threads on demand).
 """
 
+import functools
 import os
 import shutil
 import signal
@@ -33,8 +34,9 @@ def events():
                             for names in KINDS.values() for name in names]
 
 
+@functools.cache
 def unavailable_reason():
-    """None if perf can count syscall tracepoints here, else why not."""
+    """None if perf can count syscall tracepoints here, else why not (probed once a run)."""
     if not shutil.which("perf"):
         return "perf is not installed (Debian package linux-perf)"
     probe = subprocess.run(["perf", "stat", "-x", ",", "-e", TOTAL_EVENT, "--", "true"],
