@@ -5,7 +5,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Configure and build a preset: release (default), debug or asan
+# Configure and build a preset: release (default), debug, asan, plain-release or clang
 build preset="release":
     cmake --preset {{preset}} >/dev/null
     cmake --build --preset {{preset}}
@@ -14,16 +14,28 @@ build preset="release":
 run *args: (build "release")
     ./build/release/millionws {{args}}
 
-# Unit and end-to-end tests on the release build and on the ASan+UBSan build
-test: (test-preset "release") (test-preset "asan")
+# Every test: static checks, unit and end-to-end tests (release, ASan+UBSan), other builds, deployment
+test: lint (test-preset "release") (test-preset "asan") builds deploy-checks
 
 # Unit and end-to-end tests on one preset
 test-preset preset: (build preset)
     ctest --preset {{preset}} --timeout 900
 
-# Unit tests only (fast)
+# Unit tests only (fast): the server's and the load generator's
 unit preset="release": (build preset)
     ./build/{{preset}}/tests/mws_unit
+    ./build/{{preset}}/load/tests/mws_load_unit
+
+# The builds users and packagers make: plain CMake Release (-O3) and clang, warnings as errors
+builds: (build "plain-release") (build "clang")
+
+# Static checks: formatting, include direction, shell scripts
+lint: fmt-check layers
+    shellcheck $(git ls-files '*.sh')
+
+# Check that includes point one way down the layers (README, Layout)
+layers:
+    /usr/bin/python3 tools/check-layers.py
 
 # Format every C++ source in place
 fmt:
@@ -33,6 +45,15 @@ fmt:
 fmt-check:
     clang-format --dry-run --Werror $(git ls-files '*.h' '*.cpp')
 
+# The deployment checks: container image and local stack, Kubernetes and Terraform, Locust
+deploy-checks:
+    @echo "deploy-checks: none wired yet"
+
 clean:
     rm -rf build
+
 import "bench/bench.just"
+import? "deploy/container.just"
+import? "deploy/kubernetes.just"
+import? "locust/locust.just"
+import? "tests/fuzz/fuzz.just"

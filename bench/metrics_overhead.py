@@ -112,7 +112,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--counted", default=str(REPO / "build/release/millionws"))
     p.add_argument("--uncounted", default=str(REPO / "build/nocounters/millionws"))
-    p.add_argument("--load", default=str(REPO / "build/release/src/load/millionws-load"))
+    p.add_argument("--load", default=str(REPO / "build/release/millionws-load"))
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--connections", type=int, default=100)
     p.add_argument("--duration", type=int, default=8)

@@ -25,7 +25,7 @@ fi
 
 # GOPATH mode: the import resolves to /usr/share/gocode/src/github.com/gorilla/websocket, so
 # nothing is fetched. The build cache lives in the output directory, not in $HOME.
-export GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS= GOCACHE="$out/gocache"
+export GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS='' GOCACHE="$out/gocache"
 export CGO_ENABLED=0
 (cd "$here" && go build -trimpath -o "$out/millionws-baseline" main.go)
 echo "$out/millionws-baseline"

@@ -25,8 +25,7 @@ def default_millionws():
 def default_load():
     if "MILLIONWS_LOAD_BIN" in os.environ:
         return Path(os.environ["MILLIONWS_LOAD_BIN"])
-    return _first_existing(REPO / "build/release/millionws-load",
-                           REPO / "build/release/src/load/millionws-load")
+    return _first_existing(REPO / "build/release/millionws-load")
 
 
 def default_baseline():

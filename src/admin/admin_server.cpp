@@ -61,7 +61,8 @@ AdminServer::AdminServer(const std::string& bind, uint16_t port, std::vector<Rea
       &callbacks);
   exposer_->RegisterCollectable(collector_);
   const auto ports = exposer_->GetListeningPorts();
-  if (ports.empty()) throw std::runtime_error("admin listener did not start on " + listenSpec(bind, port));
+  if (ports.empty())
+    throw std::runtime_error("admin listener did not start on " + listenSpec(bind, port));
   port_ = static_cast<uint16_t>(ports.front());
 }
 

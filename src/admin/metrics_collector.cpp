@@ -74,23 +74,25 @@ std::vector<MetricFamily> MetricsCollector::collectServer() const {
   std::vector<MetricFamily> out;
   auto sum = [&](auto get) { return total(rs, get); };
 
-  auto accepted = family("millionws_connections_accepted_total",
-                         "WebSocket upgrades completed", MetricType::Counter);
+  auto accepted = family("millionws_connections_accepted_total", "WebSocket upgrades completed",
+                         MetricType::Counter);
   add(accepted, sum([](const ReactorView& r) { return r.stats->upgrades.get(); }));
   out.push_back(std::move(accepted));
 
-  auto active = family("millionws_connections_active", "WebSocket connections open now",
-                       MetricType::Gauge);
+  auto active =
+      family("millionws_connections_active", "WebSocket connections open now", MetricType::Gauge);
   add(active, sum([](const ReactorView& r) { return r.stats->active.get(); }));
   out.push_back(std::move(active));
 
   auto per_reactor = family("millionws_reactor_connections_active",
                             "WebSocket connections open now, by reactor thread", MetricType::Gauge);
-  auto heartbeat = family("millionws_reactor_heartbeat_age_seconds",
-                          "Time since the reactor last finished a loop iteration", MetricType::Gauge);
+  auto heartbeat =
+      family("millionws_reactor_heartbeat_age_seconds",
+             "Time since the reactor last finished a loop iteration", MetricType::Gauge);
   const double now_ms = static_cast<double>(monotonicMillis());
   for (size_t i = 0; i < rs.size(); ++i) {
-    add(per_reactor, static_cast<double>(rs[i].stats->active.get()), {{"reactor", std::to_string(i)}});
+    add(per_reactor, static_cast<double>(rs[i].stats->active.get()),
+        {{"reactor", std::to_string(i)}});
     const double age = (now_ms - static_cast<double>(rs[i].stats->heartbeat_ms.get())) / 1000.0;
     add(heartbeat, age > 0 ? age : 0, {{"reactor", std::to_string(i)}});
   }
@@ -105,15 +107,15 @@ std::vector<MetricFamily> MetricsCollector::collectServer() const {
   }
   out.push_back(std::move(disconnections));
 
-  auto sockets_accepted = family("millionws_tcp_connections_accepted_total",
-                                 "TCP connections accepted on the WebSocket port",
-                                 MetricType::Counter);
+  auto sockets_accepted =
+      family("millionws_tcp_connections_accepted_total",
+             "TCP connections accepted on the WebSocket port", MetricType::Counter);
   add(sockets_accepted, sum([](const ReactorView& r) { return r.stats->tcp_accepted.get(); }));
   out.push_back(std::move(sockets_accepted));
 
-  auto sockets_open = family("millionws_tcp_connections_open",
-                             "TCP connections held now, handshaking and closing included",
-                             MetricType::Gauge);
+  auto sockets_open =
+      family("millionws_tcp_connections_open",
+             "TCP connections held now, handshaking and closing included", MetricType::Gauge);
   add(sockets_open, sum([](const ReactorView& r) { return r.stats->tcp_open.get(); }));
   out.push_back(std::move(sockets_open));
 
@@ -125,8 +127,9 @@ std::vector<MetricFamily> MetricsCollector::collectServer() const {
   }
   out.push_back(std::move(rejected));
 
-  auto timeouts = family("millionws_handshake_timeouts_total",
-                         "Sockets closed for not completing the upgrade in time", MetricType::Counter);
+  auto timeouts =
+      family("millionws_handshake_timeouts_total",
+             "Sockets closed for not completing the upgrade in time", MetricType::Counter);
   add(timeouts, sum([](const ReactorView& r) { return r.stats->handshake_timeouts.get(); }));
   out.push_back(std::move(timeouts));
 
@@ -137,14 +140,18 @@ std::vector<MetricFamily> MetricsCollector::collectServer() const {
 
   auto msgs_in = family("millionws_messages_received_total", "Data messages received, by opcode",
                         MetricType::Counter);
-  add(msgs_in, sum([](const ReactorView& r) { return r.stats->messages_in_text.get(); }), {{"opcode", "text"}});
-  add(msgs_in, sum([](const ReactorView& r) { return r.stats->messages_in_binary.get(); }), {{"opcode", "binary"}});
+  add(msgs_in, sum([](const ReactorView& r) { return r.stats->messages_in_text.get(); }),
+      {{"opcode", "text"}});
+  add(msgs_in, sum([](const ReactorView& r) { return r.stats->messages_in_binary.get(); }),
+      {{"opcode", "binary"}});
   out.push_back(std::move(msgs_in));
 
-  auto msgs_out = family("millionws_messages_sent_total", "Data messages sent, by opcode",
-                         MetricType::Counter);
-  add(msgs_out, sum([](const ReactorView& r) { return r.stats->messages_out_text.get(); }), {{"opcode", "text"}});
-  add(msgs_out, sum([](const ReactorView& r) { return r.stats->messages_out_binary.get(); }), {{"opcode", "binary"}});
+  auto msgs_out =
+      family("millionws_messages_sent_total", "Data messages sent, by opcode", MetricType::Counter);
+  add(msgs_out, sum([](const ReactorView& r) { return r.stats->messages_out_text.get(); }),
+      {{"opcode", "text"}});
+  add(msgs_out, sum([](const ReactorView& r) { return r.stats->messages_out_binary.get(); }),
+      {{"opcode", "binary"}});
   out.push_back(std::move(msgs_out));
 
   auto bytes_in = family("millionws_received_payload_bytes_total",
@@ -152,15 +159,17 @@ std::vector<MetricFamily> MetricsCollector::collectServer() const {
   add(bytes_in, sum([](const ReactorView& r) { return r.stats->bytes_in.get(); }));
   out.push_back(std::move(bytes_in));
 
-  auto bytes_out = family("millionws_sent_payload_bytes_total",
-                          "Payload bytes of all frames sent", MetricType::Counter);
+  auto bytes_out = family("millionws_sent_payload_bytes_total", "Payload bytes of all frames sent",
+                          MetricType::Counter);
   add(bytes_out, sum([](const ReactorView& r) { return r.stats->bytes_out.get(); }));
   out.push_back(std::move(bytes_out));
 
   auto control_in = family("millionws_control_frames_received_total",
                            "Ping and pong frames received", MetricType::Counter);
-  add(control_in, sum([](const ReactorView& r) { return r.stats->pings_in.get(); }), {{"opcode", "ping"}});
-  add(control_in, sum([](const ReactorView& r) { return r.stats->pongs_in.get(); }), {{"opcode", "pong"}});
+  add(control_in, sum([](const ReactorView& r) { return r.stats->pings_in.get(); }),
+      {{"opcode", "ping"}});
+  add(control_in, sum([](const ReactorView& r) { return r.stats->pongs_in.get(); }),
+      {{"opcode", "pong"}});
   out.push_back(std::move(control_in));
 
   auto pings_out = family("millionws_pings_sent_total", "Keep-alive pings sent (--ping-interval)",
@@ -168,9 +177,9 @@ std::vector<MetricFamily> MetricsCollector::collectServer() const {
   add(pings_out, sum([](const ReactorView& r) { return r.stats->pings_out.get(); }));
   out.push_back(std::move(pings_out));
 
-  auto closes = family("millionws_close_frames_total",
-                       "Close frames by status code and direction (1005: no code)",
-                       MetricType::Counter);
+  auto closes =
+      family("millionws_close_frames_total",
+             "Close frames by status code and direction (1005: no code)", MetricType::Counter);
   for (size_t k = 0; k < server::kCountedCloseCodes.size(); ++k) {
     const uint16_t code = server::kCountedCloseCodes[k];
     const std::string label = code ? std::to_string(code) : "other";
@@ -181,11 +190,14 @@ std::vector<MetricFamily> MetricsCollector::collectServer() const {
   }
   out.push_back(std::move(closes));
 
-  auto pool = family("millionws_buffer_pool_bytes",
-                     "Pooled buffer memory: lent to connections (in_use) or kept for reuse (cached)",
-                     MetricType::Gauge);
-  add(pool, sum([](const ReactorView& r) { return r.pool->bytes_in_use.get(); }), {{"state", "in_use"}});
-  add(pool, sum([](const ReactorView& r) { return r.pool->bytes_cached.get(); }), {{"state", "cached"}});
+  auto pool =
+      family("millionws_buffer_pool_bytes",
+             "Pooled buffer memory: lent to connections (in_use) or kept for reuse (cached)",
+             MetricType::Gauge);
+  add(pool, sum([](const ReactorView& r) { return r.pool->bytes_in_use.get(); }),
+      {{"state", "in_use"}});
+  add(pool, sum([](const ReactorView& r) { return r.pool->bytes_cached.get(); }),
+      {{"state", "cached"}});
   out.push_back(std::move(pool));
 
   auto blocks = family("millionws_buffer_pool_blocks_in_use",
@@ -251,9 +263,11 @@ std::vector<MetricFamily> collectProcess() {
           static_cast<double>(p->resident_anon_bytes));
     gauge("process_virtual_memory_bytes", "Virtual memory size in bytes",
           static_cast<double>(p->virtual_bytes));
-    gauge("process_threads", "Number of OS threads in the process", static_cast<double>(p->threads));
+    gauge("process_threads", "Number of OS threads in the process",
+          static_cast<double>(p->threads));
     gauge("process_open_fds", "Number of open file descriptors", static_cast<double>(p->open_fds));
-    gauge("process_max_fds", "Maximum number of open file descriptors", static_cast<double>(p->max_fds));
+    gauge("process_max_fds", "Maximum number of open file descriptors",
+          static_cast<double>(p->max_fds));
     gauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds",
           p->start_time_seconds);
   }
@@ -277,9 +291,10 @@ std::vector<MetricFamily> collectProcess() {
     out.push_back(std::move(used));
   }
   if (const auto slab = readSlabBytes()) {
-    auto f = family("millionws_kernel_slab_bytes",
-                    "Kernel slab memory on the host (/proc/meminfo Slab): socket structures live here",
-                    MetricType::Gauge);
+    auto f =
+        family("millionws_kernel_slab_bytes",
+               "Kernel slab memory on the host (/proc/meminfo Slab): socket structures live here",
+               MetricType::Gauge);
     add(f, static_cast<double>(*slab));
     out.push_back(std::move(f));
   }

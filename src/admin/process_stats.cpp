@@ -21,7 +21,8 @@ std::optional<uint64_t> toU64(std::string_view s) {
 }
 
 std::string_view nextToken(std::string_view& s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n')) s.remove_prefix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n'))
+    s.remove_prefix(1);
   size_t n = 0;
   while (n < s.size() && s[n] != ' ' && s[n] != '\t' && s[n] != '\n') ++n;
   std::string_view tok = s.substr(0, n);
@@ -112,11 +113,16 @@ std::optional<SockstatSample> parseSockstat(std::string_view text) {
     if (key.empty()) break;
     const auto value = toU64(nextToken(line));
     if (!value) return std::nullopt;
-    if (key == "inuse") s.tcp_inuse = *value;
-    else if (key == "orphan") s.tcp_orphan = *value;
-    else if (key == "tw") s.tcp_tw = *value;
-    else if (key == "alloc") s.tcp_alloc = *value;
-    else if (key == "mem") s.tcp_mem_pages = *value;
+    if (key == "inuse")
+      s.tcp_inuse = *value;
+    else if (key == "orphan")
+      s.tcp_orphan = *value;
+    else if (key == "tw")
+      s.tcp_tw = *value;
+    else if (key == "alloc")
+      s.tcp_alloc = *value;
+    else if (key == "mem")
+      s.tcp_mem_pages = *value;
   }
   return s;
 }
@@ -130,7 +136,7 @@ std::optional<uint64_t> parseSlabBytes(std::string_view meminfo) {
 std::optional<uint64_t> readSlabBytes() { return parseSlabBytes(readFile("/proc/meminfo")); }
 
 uint64_t countOpenFds() {
-  struct stat st{};
+  struct stat st {};
   if (::stat("/proc/self/fd", &st) == 0 && st.st_size > 0) return static_cast<uint64_t>(st.st_size);
   uint64_t n = 0;
   DIR* dir = ::opendir("/proc/self/fd");
@@ -154,6 +160,8 @@ std::optional<ProcessSample> readProcess() {
   return s;
 }
 
-std::optional<SockstatSample> readSockstat() { return parseSockstat(readFile("/proc/net/sockstat")); }
+std::optional<SockstatSample> readSockstat() {
+  return parseSockstat(readFile("/proc/net/sockstat"));
+}
 
 }  // namespace mws::admin

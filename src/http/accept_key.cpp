@@ -18,7 +18,8 @@ constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 // a ramp spread over dozens of processes, where it was 4-6% of the server's CPU. The
 // SHA_CTX functions hash on the stack with no lookup and no allocation (~0.2 µs). OpenSSL 3
 // marks them deprecated but ships them; this file alone opts in.
-void sha1(const unsigned char* data, size_t len, unsigned char (&digest)[SHA_DIGEST_LENGTH]) noexcept {
+void sha1(const unsigned char* data, size_t len,
+          unsigned char (&digest)[SHA_DIGEST_LENGTH]) noexcept {
   SHA_CTX ctx;
   SHA1_Init(&ctx);
   SHA1_Update(&ctx, data, len);

@@ -53,7 +53,8 @@ std::string_view targetPath(std::string_view target) noexcept {
 }
 
 Verdict validate(const UpgradeRequest& r, OriginAllowlist allowed_origins) noexcept {
-  const std::string_view path = r.target.overflow ? std::string_view() : targetPath(r.target.view());
+  const std::string_view path =
+      r.target.overflow ? std::string_view() : targetPath(r.target.view());
   const bool is_get = r.method == HTTP_GET;
   if (path == "/health") {
     return is_get ? Verdict{Route::kHealth, 200, {}} : error(405, "method not allowed");
@@ -84,18 +85,30 @@ Verdict validate(const UpgradeRequest& r, OriginAllowlist allowed_origins) noexc
 
 const char* statusText(uint16_t status) noexcept {
   switch (status) {
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 426: return "Upgrade Required";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 426:
+      return "Upgrade Required";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
   }
 }
 

@@ -81,13 +81,24 @@ int UpgradeParser::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
   };
   UpgradeRequest& r = s.request_;
   switch (s.field_) {
-    case Field::kUpgrade: add(r.upgrade, true); break;
-    case Field::kConnection: add(r.connection, true); break;
-    case Field::kKey: add(r.key, false); break;
-    case Field::kVersion: add(r.version, true); break;
-    case Field::kOrigin: add(r.origin, true); break;
+    case Field::kUpgrade:
+      add(r.upgrade, true);
+      break;
+    case Field::kConnection:
+      add(r.connection, true);
+      break;
+    case Field::kKey:
+      add(r.key, false);
+      break;
+    case Field::kVersion:
+      add(r.version, true);
+      break;
+    case Field::kOrigin:
+      add(r.origin, true);
+      break;
     case Field::kHost:
-    case Field::kOther: break;
+    case Field::kOther:
+      break;
   }
   s.value_started_ = true;
   return 0;

@@ -17,8 +17,8 @@ int Reactor::add(int fd, uint32_t events, uint64_t tag) noexcept {
 }
 
 int Reactor::wait(std::span<epoll_event> events, int timeout_ms) noexcept {
-  const int n = ::epoll_wait(epoll_fd_.get(), events.data(), static_cast<int>(events.size()),
-                             timeout_ms);
+  const int n =
+      ::epoll_wait(epoll_fd_.get(), events.data(), static_cast<int>(events.size()), timeout_ms);
   return n >= 0 ? n : -errno;
 }
 

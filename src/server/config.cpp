@@ -60,8 +60,8 @@ void addSize(CLI::App& app, const std::string& name, const std::string& env, T& 
            CLI::AsSizeValue(false)(value);  // "64KiB" -> "65536"; throws on junk
            const uint64_t n = std::stoull(value);
            if (n < min || n > max) {
-             throw CLI::ValidationError(name, "out of range [" + std::to_string(min) + ", " +
-                                                  std::to_string(max) + "]");
+             throw CLI::ValidationError(
+                 name, "out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
            }
            target = static_cast<T>(n);
          },
@@ -81,8 +81,7 @@ std::string seconds(std::chrono::milliseconds d) {
 std::optional<int> Config::parse(int argc, char** argv) {
   CLI::App app{"MillionWS: a WebSocket echo server built to hold a million connections"};
   app.option_defaults()->always_capture_default();
-  app.add_option("--bind", bind, "address the WebSocket listener binds")
-      ->envname("MILLIONWS_BIND");
+  app.add_option("--bind", bind, "address the WebSocket listener binds")->envname("MILLIONWS_BIND");
   app.add_option("--port", port, "WebSocket port (0: pick one); shared across processes")
       ->envname("MILLIONWS_PORT");
   app.add_option("--threads", threads, "reactor threads (0: one per online CPU)")
@@ -93,8 +92,8 @@ std::optional<int> Config::parse(int argc, char** argv) {
       ->envname("MILLIONWS_MAX_CONNECTIONS");
   addSize(app, "--max-message-bytes", "MILLIONWS_MAX_MESSAGE_BYTES", max_message_bytes, 1,
           uint64_t{1} << 30, "largest message echoed; larger ones close with 1009 (default 1MiB)");
-  addSize(app, "--max-header-bytes", "MILLIONWS_MAX_HEADER_BYTES", max_header_bytes, 256,
-          1u << 20, "largest handshake header block; larger gets 431 (default 8KiB)");
+  addSize(app, "--max-header-bytes", "MILLIONWS_MAX_HEADER_BYTES", max_header_bytes, 256, 1u << 20,
+          "largest handshake header block; larger gets 431 (default 8KiB)");
   addDuration(app, "--handshake-timeout", "MILLIONWS_HANDSHAKE_TIMEOUT", handshake_timeout,
               "time allowed to complete the HTTP upgrade (default 10s)");
   addDuration(app, "--idle-timeout", "MILLIONWS_IDLE_TIMEOUT", idle_timeout,
@@ -129,13 +128,14 @@ std::optional<int> Config::parse(int argc, char** argv) {
 
 std::string Config::describe() const {
   std::ostringstream out;
-  out << "bind=" << bind << " port=" << port << " threads=" << (threads ? std::to_string(threads) : std::string("auto"))
+  out << "bind=" << bind << " port=" << port
+      << " threads=" << (threads ? std::to_string(threads) : std::string("auto"))
       << " max_connections=" << max_connections << " max_message_bytes=" << max_message_bytes
       << " max_header_bytes=" << max_header_bytes
       << " handshake_timeout=" << seconds(handshake_timeout)
       << " idle_timeout=" << seconds(idle_timeout) << " ping_interval=" << seconds(ping_interval)
-      << " max_pending_bytes=" << max_pending_bytes
-      << " drain_timeout=" << seconds(drain_timeout) << " allowed_origins=";
+      << " max_pending_bytes=" << max_pending_bytes << " drain_timeout=" << seconds(drain_timeout)
+      << " allowed_origins=";
   if (allowed_origins.empty()) out << "any";
   for (size_t i = 0; i < allowed_origins.size(); ++i) {
     out << (i ? "," : "") << allowed_origins[i];

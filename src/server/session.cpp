@@ -2,6 +2,7 @@
 // output with backpressure, and the closing handshake. Runs on the connection's
 // reactor thread; allocates nothing per message (buffers come from the pool and
 // only while a connection has a partial frame or unsent output).
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -9,8 +10,6 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
-
-#include <spdlog/spdlog.h>
 
 #include "mws/http/handshake.h"
 #include "mws/http/upgrade_parser.h"
@@ -23,10 +22,14 @@ namespace {
 
 DisconnectReason reasonForCode(uint16_t code) noexcept {
   switch (code) {
-    case ws::kCloseInvalidPayload: return DisconnectReason::kInvalidPayload;
-    case ws::kCloseMessageTooBig: return DisconnectReason::kMessageTooBig;
-    case ws::kCloseInternalError: return DisconnectReason::kInternalError;
-    default: return DisconnectReason::kProtocolError;
+    case ws::kCloseInvalidPayload:
+      return DisconnectReason::kInvalidPayload;
+    case ws::kCloseMessageTooBig:
+      return DisconnectReason::kMessageTooBig;
+    case ws::kCloseInternalError:
+      return DisconnectReason::kInternalError;
+    default:
+      return DisconnectReason::kProtocolError;
   }
 }
 
@@ -98,10 +101,13 @@ void Worker::queueRead(Connection& c, uint32_t index) noexcept {
 
 void Worker::input(Connection& c, std::span<uint8_t> data) noexcept {
   switch (c.state) {
-    case ConnState::kHandshaking: return handshakeInput(c, data);
+    case ConnState::kHandshaking:
+      return handshakeInput(c, data);
     case ConnState::kOpen:
-    case ConnState::kClosing: return frameInput(c, data);
-    default: return;  // flushing, lingering: input is dropped
+    case ConnState::kClosing:
+      return frameInput(c, data);
+    default:
+      return;  // flushing, lingering: input is dropped
   }
 }
 
@@ -116,11 +122,14 @@ void Worker::handshakeInput(Connection& c, std::span<uint8_t> data) noexcept {
   auto& parser = *reinterpret_cast<http::UpgradeParser*>(c.msg.bytes().data());
   size_t consumed = 0;
   switch (parser.feed(data, consumed)) {
-    case http::UpgradeParser::Status::kNeedMore: return;
-    case http::UpgradeParser::Status::kInvalid: return rejectHandshake(c, 400, "malformed request");
+    case http::UpgradeParser::Status::kNeedMore:
+      return;
+    case http::UpgradeParser::Status::kInvalid:
+      return rejectHandshake(c, 400, "malformed request");
     case http::UpgradeParser::Status::kTooLarge:
       return rejectHandshake(c, 431, "request headers too large");
-    case http::UpgradeParser::Status::kComplete: break;
+    case http::UpgradeParser::Status::kComplete:
+      break;
   }
   const http::Verdict verdict = http::validate(parser.request(), config_.allowed_origins);
   const bool serving = shared_.phase.load(std::memory_order_relaxed) == Phase::kRunning;
@@ -130,7 +139,8 @@ void Worker::handshakeInput(Connection& c, std::span<uint8_t> data) noexcept {
     sendHttp(c, std::string_view(text, http::renderHealth(text, serving)));
     return startLingering(c);
   }
-  if (verdict.route == http::Route::kError) return rejectHandshake(c, verdict.status, verdict.reason);
+  if (verdict.route == http::Route::kError)
+    return rejectHandshake(c, verdict.status, verdict.reason);
   if (!serving) return rejectHandshake(c, 503, "draining");
   if (shared_.open_websockets.fetch_add(1, std::memory_order_relaxed) >= shared_.max_websockets) {
     shared_.open_websockets.fetch_sub(1, std::memory_order_relaxed);
@@ -183,7 +193,8 @@ void Worker::frameInput(Connection& c, std::span<uint8_t> data) noexcept {
     if (r.stopped) return;
     if (!data.empty()) {
       // An unfinished header or control frame (at most 131 bytes): keep it for the next read.
-      if (c.msg.append(pool_, data) != Errc::kOk) return startClose(c, ws::kCloseInternalError, DisconnectReason::kInternalError);
+      if (c.msg.append(pool_, data) != Errc::kOk)
+        return startClose(c, ws::kCloseInternalError, DisconnectReason::kInternalError);
       c.spill = static_cast<uint8_t>(data.size());
     }
     return;
@@ -286,7 +297,8 @@ void Worker::sendHttp(Connection& c, std::string_view text) noexcept {
   cork_len_ += text.size();
 }
 
-void Worker::sendFrame(Connection& c, ws::Opcode opcode, std::span<const uint8_t> payload) noexcept {
+void Worker::sendFrame(Connection& c, ws::Opcode opcode,
+                       std::span<const uint8_t> payload) noexcept {
   if (c.state == ConnState::kDead) return;
   uint8_t header[ws::kMaxServerHeaderBytes];
   const size_t header_len = ws::writeServerHeader(header, opcode, payload.size());
@@ -307,7 +319,8 @@ void Worker::sendFrame(Connection& c, ws::Opcode opcode, std::span<const uint8_t
   }
   if (cork_len_ + total <= kCorkBytes) {
     std::memcpy(cork_.get() + cork_len_, header, header_len);
-    if (!payload.empty()) std::memcpy(cork_.get() + cork_len_ + header_len, payload.data(), payload.size());
+    if (!payload.empty())
+      std::memcpy(cork_.get() + cork_len_ + header_len, payload.data(), payload.size());
     cork_len_ += total;
     return;
   }

@@ -1,9 +1,8 @@
 #include "mws/server/worker.h"
 
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -63,7 +62,9 @@ Worker::Worker(const Config& config, unsigned index, UniqueFd listener, SharedSt
 void Worker::run() noexcept {
   for (;;) {
     const uint64_t next_tick_ms = start_ms_ + (uint64_t{now_tick_} + 1) * 1000;
-    int timeout = read_queue_.empty() ? static_cast<int>(next_tick_ms > now_ms_ ? next_tick_ms - now_ms_ : 0) : 0;
+    int timeout = read_queue_.empty()
+                      ? static_cast<int>(next_tick_ms > now_ms_ ? next_tick_ms - now_ms_ : 0)
+                      : 0;
     if (draining_ && timeout > 100) timeout = 100;
     const int n = reactor_.wait(events_, timeout);
     const uint64_t work_started_ns = kCountersEnabled ? monotonicNanos() : 0;

@@ -31,7 +31,7 @@ struct Header {
   const uint8_t* mask;  // null if the frame is unmasked
   uint8_t opcode;
   bool fin;
-  bool short_length;    // length in the 7-bit field (<= 125), no extended length
+  bool short_length;  // length in the 7-bit field (<= 125), no extended length
 };
 
 // Outcome of looking at a header: complete, incomplete, or a protocol violation.
@@ -49,11 +49,11 @@ HeaderStatus parseHeader(const uint8_t* p, size_t avail, bool strict, Header& h,
   const uint8_t len7 = b1 & 0x7F;
   if (strict) {
     close_code = kCloseProtocolError;
-    if (b0 & 0x70) return HeaderStatus::kInvalid;          // RSV1-3 without an extension
+    if (b0 & 0x70) return HeaderStatus::kInvalid;  // RSV1-3 without an extension
     if (!isKnownOpcode(h.opcode)) return HeaderStatus::kInvalid;
-    if (!masked) return HeaderStatus::kInvalid;            // clients MUST mask (5.1)
+    if (!masked) return HeaderStatus::kInvalid;  // clients MUST mask (5.1)
     if (isControl(h.opcode) && (!h.fin || len7 > kMaxControlPayload)) {
-      return HeaderStatus::kInvalid;                       // 5.5: short and unfragmented
+      return HeaderStatus::kInvalid;  // 5.5: short and unfragmented
     }
   }
   const size_t ext = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
@@ -126,8 +126,7 @@ DecodeResult decode(DecoderState& st, std::span<uint8_t> input, const DecoderLim
       const auto opcode = static_cast<Opcode>(st.message);
       if (opcode == Opcode::kText) {
         // Fail fast: reject at the first invalid byte, not at the end of the message.
-        if (!Utf8Validator::feed(st.utf8, piece) ||
-            (last && st.utf8 != Utf8Validator::kAccept)) {
+        if (!Utf8Validator::feed(st.utf8, piece) || (last && st.utf8 != Utf8Validator::kAccept)) {
           fail(kCloseInvalidPayload);
           break;
         }

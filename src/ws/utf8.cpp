@@ -24,15 +24,24 @@ inline uint8_t stateAfterLead(uint8_t byte) noexcept {
 inline uint8_t step(uint8_t state, uint8_t byte) noexcept {
   using V = Utf8Validator;
   switch (state) {
-    case V::kAccept: return stateAfterLead(byte);
-    case V::kNeed1: return (byte & 0xC0) == 0x80 ? V::kAccept : V::kReject;
-    case V::kNeed2: return (byte & 0xC0) == 0x80 ? V::kNeed1 : V::kReject;
-    case V::kNeed3: return (byte & 0xC0) == 0x80 ? V::kNeed2 : V::kReject;
-    case V::kAfterE0: return (byte >= 0xA0 && byte <= 0xBF) ? V::kNeed1 : V::kReject;
-    case V::kAfterED: return (byte >= 0x80 && byte <= 0x9F) ? V::kNeed1 : V::kReject;
-    case V::kAfterF0: return (byte >= 0x90 && byte <= 0xBF) ? V::kNeed2 : V::kReject;
-    case V::kAfterF4: return (byte >= 0x80 && byte <= 0x8F) ? V::kNeed2 : V::kReject;
-    default: return V::kReject;
+    case V::kAccept:
+      return stateAfterLead(byte);
+    case V::kNeed1:
+      return (byte & 0xC0) == 0x80 ? V::kAccept : V::kReject;
+    case V::kNeed2:
+      return (byte & 0xC0) == 0x80 ? V::kNeed1 : V::kReject;
+    case V::kNeed3:
+      return (byte & 0xC0) == 0x80 ? V::kNeed2 : V::kReject;
+    case V::kAfterE0:
+      return (byte >= 0xA0 && byte <= 0xBF) ? V::kNeed1 : V::kReject;
+    case V::kAfterED:
+      return (byte >= 0x80 && byte <= 0x9F) ? V::kNeed1 : V::kReject;
+    case V::kAfterF0:
+      return (byte >= 0x90 && byte <= 0xBF) ? V::kNeed2 : V::kReject;
+    case V::kAfterF4:
+      return (byte >= 0x80 && byte <= 0x8F) ? V::kNeed2 : V::kReject;
+    default:
+      return V::kReject;
   }
 }
 

@@ -13,8 +13,8 @@
 namespace mws::admin {
 
 struct ProcessSample {
-  double cpu_seconds = 0;          // utime + stime
-  double start_time_seconds = 0;   // since the Unix epoch
+  double cpu_seconds = 0;         // utime + stime
+  double start_time_seconds = 0;  // since the Unix epoch
   uint64_t virtual_bytes = 0;
   uint64_t resident_bytes = 0;
   uint64_t resident_anon_bytes = 0;  // RssAnon: heap and stacks, what connections cost us

@@ -14,11 +14,11 @@ namespace mws::buf {
 
 // A pooled block: this header, then `capacity` bytes of data.
 struct Block {
-  uint32_t capacity;    // bytes of data after the header
-  uint32_t begin;       // first live byte (bytes before it were consumed)
-  uint32_t end;         // one past the last live byte
-  uint8_t size_class;   // index into the pool's free lists
-  Block* next_free;     // link while cached in the pool
+  uint32_t capacity;   // bytes of data after the header
+  uint32_t begin;      // first live byte (bytes before it were consumed)
+  uint32_t end;        // one past the last live byte
+  uint8_t size_class;  // index into the pool's free lists
+  Block* next_free;    // link while cached in the pool
 
   uint8_t* data() noexcept { return reinterpret_cast<uint8_t*>(this + 1); }
   uint32_t size() const noexcept { return end - begin; }
@@ -26,16 +26,16 @@ struct Block {
 static_assert(sizeof(Block) == 24);
 
 struct PoolStats {
-  Counter bytes_in_use;     // block bytes (header included) lent to connections
-  Counter bytes_cached;     // block bytes kept for reuse
+  Counter bytes_in_use;  // block bytes (header included) lent to connections
+  Counter bytes_cached;  // block bytes kept for reuse
   Counter blocks_in_use;
-  Counter acquires_total;   // blocks handed out since start
+  Counter acquires_total;  // blocks handed out since start
 };
 
 class BufferPool {
  public:
-  static constexpr size_t kMinBlockBytes = 256;      // smallest block, header included
-  static constexpr size_t kNumClasses = 24;          // 256 B .. 2 GiB
+  static constexpr size_t kMinBlockBytes = 256;  // smallest block, header included
+  static constexpr size_t kNumClasses = 24;      // 256 B .. 2 GiB
   // Largest data capacity a block can have.
   static constexpr size_t kMaxCapacity = (kMinBlockBytes << (kNumClasses - 1)) - sizeof(Block);
 

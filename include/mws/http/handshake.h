@@ -17,8 +17,8 @@ enum class Route : uint8_t { kEcho, kHealth, kError };
 
 struct Verdict {
   Route route = Route::kError;
-  uint16_t status = 400;       // for kError
-  std::string_view reason;     // short human-readable body for errors
+  uint16_t status = 400;    // for kError
+  std::string_view reason;  // short human-readable body for errors
 };
 
 // Origins a browser client may come from; empty means any. Owned by the config.

@@ -37,8 +37,8 @@ struct UpgradeRequest {
   uint8_t http_minor = 0;
   uint8_t host_count = 0;
   uint8_t key_count = 0;
-  Slot<512> target;      // request-target, query included
-  Slot<128> upgrade;     // repeated headers are joined with ","
+  Slot<512> target;   // request-target, query included
+  Slot<128> upgrade;  // repeated headers are joined with ","
   Slot<256> connection;
   Slot<64> key;
   Slot<32> version;

@@ -21,7 +21,7 @@ class TimerWheel {
   };
   static_assert(sizeof(Entry) == 8);
 
-  static constexpr uint16_t kSlots = 64;  // horizon in ticks; later deadlines re-arm
+  static constexpr uint16_t kSlots = 64;           // horizon in ticks; later deadlines re-arm
   static constexpr size_t kRetainedEntries = 256;  // capacity a bucket may keep once fired
 
   explicit TimerWheel(uint16_t now) noexcept : now_(now), buckets_(kSlots) {}

@@ -15,8 +15,8 @@ namespace mws::server {
 struct Config {
   std::string bind = "0.0.0.0";
   uint16_t port = 8080;
-  unsigned threads = 0;                  // 0: one reactor per online CPU
-  uint64_t max_connections = 0;          // 0: as many as the descriptor limit allows
+  unsigned threads = 0;          // 0: one reactor per online CPU
+  uint64_t max_connections = 0;  // 0: as many as the descriptor limit allows
   uint32_t max_message_bytes = 1u << 20;
   uint32_t max_header_bytes = 8u << 10;
   std::chrono::milliseconds handshake_timeout{10'000};
@@ -24,11 +24,11 @@ struct Config {
   std::chrono::milliseconds ping_interval{0};  // 0: off
   uint32_t max_pending_bytes = 1u << 20;
   std::chrono::milliseconds drain_timeout{10'000};
-  std::vector<std::string> allowed_origins;    // empty: any origin
+  std::vector<std::string> allowed_origins;  // empty: any origin
   std::string log_level = "info";
-  std::string log_format = "text";             // text | json
+  std::string log_format = "text";  // text | json
   std::string admin_bind = "0.0.0.0";
-  uint16_t admin_port = 9090;                  // 0: no admin listener
+  uint16_t admin_port = 9090;  // 0: no admin listener
 
   // Parses argv (and MILLIONWS_* variables). Returns the exit code to use if the
   // process should stop now (--help, bad flags), or nullopt to run.

@@ -41,7 +41,7 @@ struct Connection {
   uint16_t wheel_due = 0;    // tick of this connection's live timer entry, if kInWheel
   ConnState state = ConnState::kFree;
   uint8_t flags = 0;
-  uint8_t spill = 0;         // trailing bytes of `msg` that are an unfinished frame
+  uint8_t spill = 0;  // trailing bytes of `msg` that are an unfinished frame
   DisconnectReason reason = DisconnectReason::kReset;
 
   static constexpr uint8_t kPaused = 1 << 0;      // reads stopped: too much unsent output

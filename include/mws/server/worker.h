@@ -30,11 +30,11 @@ namespace mws::server {
 
 class Worker {
  public:
-  static constexpr size_t kScratchBytes = 64 * 1024;   // one read(2) at most
-  static constexpr size_t kSpillRoom = 256;            // room in front for a spilled frame tail
-  static constexpr size_t kCorkBytes = 64 * 1024;      // output gathered before one write(2)
-  static constexpr size_t kReadBudget = 1024 * 1024;   // per connection per wakeup (fairness)
-  static constexpr uint16_t kCloseWaitTicks = 5;       // for the peer's Close / our last bytes
+  static constexpr size_t kScratchBytes = 64 * 1024;  // one read(2) at most
+  static constexpr size_t kSpillRoom = 256;           // room in front for a spilled frame tail
+  static constexpr size_t kCorkBytes = 64 * 1024;     // output gathered before one write(2)
+  static constexpr size_t kReadBudget = 1024 * 1024;  // per connection per wakeup (fairness)
+  static constexpr uint16_t kCloseWaitTicks = 5;      // for the peer's Close / our last bytes
   static constexpr int kMaxEvents = 1024;
 
   // Throws at start-up if the reactor cannot be created.

@@ -15,22 +15,22 @@ namespace mws::server {
 // Why a WebSocket connection ended; the label of millionws_disconnections_total.
 // Sockets that never completed the upgrade are counted as rejections instead.
 enum class DisconnectReason : uint8_t {
-  kClientClose,       // the client sent Close (or answered ours)
-  kProtocolError,     // we failed it with 1002
-  kInvalidPayload,    // 1007: bad UTF-8
-  kMessageTooBig,     // 1009
-  kInternalError,     // 1011: memory refused
+  kClientClose,     // the client sent Close (or answered ours)
+  kProtocolError,   // we failed it with 1002
+  kInvalidPayload,  // 1007: bad UTF-8
+  kMessageTooBig,   // 1009
+  kInternalError,   // 1011: memory refused
   kIdleTimeout,
-  kCloseTimeout,      // the client never answered our Close
-  kReset,             // EOF or RST without a closing handshake
-  kShutdown,          // drained or cut at shutdown
+  kCloseTimeout,  // the client never answered our Close
+  kReset,         // EOF or RST without a closing handshake
+  kShutdown,      // drained or cut at shutdown
   kCount,
 };
 const char* disconnectReasonName(DisconnectReason reason) noexcept;
 
 // Close codes counted by value; anything else falls into the last slot ("other").
-inline constexpr std::array<uint16_t, 11> kCountedCloseCodes = {
-    1000, 1001, 1002, 1003, 1005, 1007, 1008, 1009, 1010, 1011, 0};
+inline constexpr std::array<uint16_t, 11> kCountedCloseCodes = {1000, 1001, 1002, 1003, 1005, 1007,
+                                                                1008, 1009, 1010, 1011, 0};
 size_t closeCodeSlot(uint16_t code) noexcept;
 
 // Bucket counts kept by the owner thread; made cumulative at scrape time.
@@ -58,23 +58,23 @@ size_t loopMicrosBucket(uint64_t micros) noexcept;
 inline constexpr std::array<uint16_t, 7> kRejectStatuses = {400, 403, 404, 405, 426, 431, 503};
 
 struct alignas(64) WorkerStats {
-  Counter tcp_accepted;              // sockets accepted
-  Counter upgrades;                  // WebSocket handshakes completed
-  Counter active;                    // WebSocket connections open now
-  Counter tcp_open;                  // sockets held now, any state
+  Counter tcp_accepted;  // sockets accepted
+  Counter upgrades;      // WebSocket handshakes completed
+  Counter active;        // WebSocket connections open now
+  Counter tcp_open;      // sockets held now, any state
   Counter health_requests;
   Counter handshake_timeouts;
   std::array<Counter, kRejectStatuses.size()> rejected;  // by status, same order
   std::array<Counter, static_cast<size_t>(DisconnectReason::kCount)> disconnections;
-  Counter messages_in_text, messages_in_binary, bytes_in;    // echoed payload
+  Counter messages_in_text, messages_in_binary, bytes_in;  // echoed payload
   Counter messages_out_text, messages_out_binary, bytes_out;
   Counter pings_in, pongs_in, pings_out;
-  Counter paused;                    // connections with reads paused by backpressure now
-  Counter pending_bytes;             // unsent output held now
-  Counter accept_errors;             // EMFILE/ENFILE and friends
-  Counter heartbeat_ms;              // monotonic ms of the last loop iteration
+  Counter paused;         // connections with reads paused by backpressure now
+  Counter pending_bytes;  // unsent output held now
+  Counter accept_errors;  // EMFILE/ENFILE and friends
+  Counter heartbeat_ms;   // monotonic ms of the last loop iteration
   std::array<Counter, kCountedCloseCodes.size()> closes_sent, closes_received;
-  BucketCounts<kMessageSizeBounds.size()> message_sizes;   // received messages
+  BucketCounts<kMessageSizeBounds.size()> message_sizes;  // received messages
   BucketCounts<kLoopMicrosBounds.size()> loop_micros;
 };
 

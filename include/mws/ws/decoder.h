@@ -21,12 +21,12 @@ struct DecoderState {
   uint8_t utf8 = 0;            // Utf8Validator::State of the text message in progress
   uint8_t flags = 0;           // kFlag* below
 
-  static constexpr uint8_t kFlagInFrame = 1 << 0;      // inside a data frame's payload
-  static constexpr uint8_t kFlagFrameFin = 1 << 1;     // the current data frame has FIN
-  static constexpr uint8_t kFlagFirstPiece = 1 << 2;   // no piece of the message delivered yet
-  static constexpr uint8_t kFlagDiscard = 1 << 3;      // failed or closing: skip data, find Close
-  static constexpr uint8_t kFlagDropAll = 1 << 4;      // discarding past a frame too long to
-                                                       // track: nothing is parsed any more
+  static constexpr uint8_t kFlagInFrame = 1 << 0;     // inside a data frame's payload
+  static constexpr uint8_t kFlagFrameFin = 1 << 1;    // the current data frame has FIN
+  static constexpr uint8_t kFlagFirstPiece = 1 << 2;  // no piece of the message delivered yet
+  static constexpr uint8_t kFlagDiscard = 1 << 3;     // failed or closing: skip data, find Close
+  static constexpr uint8_t kFlagDropAll = 1 << 4;     // discarding past a frame too long to
+                                                      // track: nothing is parsed any more
 
   bool discarding() const noexcept { return flags & kFlagDiscard; }
   // After the server has sent its own Close: keep parsing frames only to find the

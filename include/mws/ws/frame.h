@@ -37,8 +37,8 @@ enum CloseCode : uint16_t {
   kCloseGoingAway = 1001,
   kCloseProtocolError = 1002,
   kCloseUnsupportedData = 1003,
-  kCloseNoStatus = 1005,          // never on the wire
-  kCloseAbnormal = 1006,          // never on the wire
+  kCloseNoStatus = 1005,  // never on the wire
+  kCloseAbnormal = 1006,  // never on the wire
   kCloseInvalidPayload = 1007,
   kClosePolicyViolation = 1008,
   kCloseMessageTooBig = 1009,
@@ -48,7 +48,7 @@ enum CloseCode : uint16_t {
 
 // Whether a peer may put `code` in a Close frame (rfc6455#section-7.4).
 constexpr bool isValidCloseCode(uint32_t code) noexcept {
-  if (code < 1000) return false;  // 0-999: not used
+  if (code < 1000) return false;   // 0-999: not used
   if (code >= 5000) return false;  // undefined range
   if (code >= 3000) return true;   // 3000-3999 registered, 4000-4999 private use
   switch (code) {
@@ -65,7 +65,7 @@ constexpr bool isValidCloseCode(uint32_t code) noexcept {
     case 1013:  // try again later (IANA)
     case 1014:  // bad gateway (IANA)
       return true;
-    default:    // 1004 reserved, 1005/1006/1015 never on the wire, 1016-2999 unassigned
+    default:  // 1004 reserved, 1005/1006/1015 never on the wire, 1016-2999 unassigned
       return false;
   }
 }

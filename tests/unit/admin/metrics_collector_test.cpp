@@ -12,7 +12,8 @@ namespace {
 using prometheus::MetricFamily;
 
 const MetricFamily& find(const std::vector<MetricFamily>& fs, const std::string& name) {
-  const auto it = std::find_if(fs.begin(), fs.end(), [&](const MetricFamily& f) { return f.name == name; });
+  const auto it =
+      std::find_if(fs.begin(), fs.end(), [&](const MetricFamily& f) { return f.name == name; });
   if (it == fs.end()) throw std::runtime_error("no family " + name);
   return *it;
 }
@@ -73,10 +74,10 @@ TEST_F(MetricsCollectorTest, LabelsDisconnectionsRejectionsAndCloseCodes) {
 }
 
 TEST_F(MetricsCollectorTest, HistogramsAreCumulativeAndScaled) {
-  a_.message_sizes.observe(server::messageSizeBucket(10), 10);      // le 16
-  b_.message_sizes.observe(server::messageSizeBucket(100), 100);    // le 256
+  a_.message_sizes.observe(server::messageSizeBucket(10), 10);            // le 16
+  b_.message_sizes.observe(server::messageSizeBucket(100), 100);          // le 256
   b_.message_sizes.observe(server::messageSizeBucket(1 << 30), 1 << 30);  // +Inf
-  a_.loop_micros.observe(server::loopMicrosBucket(40), 40);         // le 50us
+  a_.loop_micros.observe(server::loopMicrosBucket(40), 40);               // le 50us
   const auto fs = collector_.collectServer();
   const auto& h = find(fs, "millionws_message_size_bytes").metric.at(0).histogram;
   EXPECT_EQ(h.sample_count, 3u);
@@ -108,10 +109,10 @@ TEST_F(MetricsCollectorTest, PoolAndBackpressureGauges) {
 
 TEST(ProcessFamilies, IncludeTheCoreProcessMetrics) {
   const auto fs = collectProcess();
-  for (const char* name : {"process_cpu_seconds_total", "process_resident_memory_bytes",
-                           "process_virtual_memory_bytes", "process_threads", "process_open_fds",
-                           "process_max_fds", "process_start_time_seconds",
-                           "millionws_kernel_tcp_memory_bytes"}) {
+  for (const char* name :
+       {"process_cpu_seconds_total", "process_resident_memory_bytes",
+        "process_virtual_memory_bytes", "process_threads", "process_open_fds", "process_max_fds",
+        "process_start_time_seconds", "millionws_kernel_tcp_memory_bytes"}) {
     EXPECT_NO_THROW(find(fs, name)) << name;
   }
   EXPECT_GE(find(fs, "process_threads").metric.at(0).gauge.value, 1);

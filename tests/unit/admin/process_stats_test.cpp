@@ -14,7 +14,7 @@ constexpr const char* kStat =
 TEST(ParseStat, ReadsCpuThreadsStartAndMemory) {
   const auto s = parseStat(kStat, /*clock_ticks=*/100, /*page_size=*/4096, /*boot_time=*/1000);
   ASSERT_TRUE(s.has_value());
-  EXPECT_DOUBLE_EQ(s->cpu_seconds, 4.0);             // (250 + 150) / 100
+  EXPECT_DOUBLE_EQ(s->cpu_seconds, 4.0);  // (250 + 150) / 100
   EXPECT_EQ(s->threads, 7u);
   EXPECT_DOUBLE_EQ(s->start_time_seconds, 4600.0);  // 1000 + 360000 / 100
   EXPECT_EQ(s->virtual_bytes, 104857600u);
@@ -28,9 +28,10 @@ TEST(ParseStat, RejectsTruncatedInput) {
 
 TEST(ParseStatus, ReadsResidentAndAnonymousMemory) {
   ProcessSample s;
-  ASSERT_TRUE(parseStatus("Name:\tmillionws\nVmRSS:\t    1700 kB\nRssAnon:\t     116 kB\n"
-                          "RssFile:\t 1584 kB\n",
-                          s));
+  ASSERT_TRUE(
+      parseStatus("Name:\tmillionws\nVmRSS:\t    1700 kB\nRssAnon:\t     116 kB\n"
+                  "RssFile:\t 1584 kB\n",
+                  s));
   EXPECT_EQ(s.resident_bytes, 1700u * 1024u);
   EXPECT_EQ(s.resident_anon_bytes, 116u * 1024u);
   EXPECT_FALSE(parseStatus("Name:\tx\n", s));

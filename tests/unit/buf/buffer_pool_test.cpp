@@ -42,9 +42,19 @@ TEST(BufferPoolTest, AcquireSizesPowerOfTwoClasses) {
     size_t block_bytes;
   };
   const Case cases[] = {
-      {0, 256},       {1, 256},       {232, 256},       {233, 512},   {488, 512},
-      {489, 1024},    {1000, 1024},   {1001, 2048},     {4072, 4096}, {4073, 8192},
-      {65536, 131072}, {(1u << 20) - 24, 1u << 20}, {(1u << 20) - 23, 2u << 20},
+      {0, 256},
+      {1, 256},
+      {232, 256},
+      {233, 512},
+      {488, 512},
+      {489, 1024},
+      {1000, 1024},
+      {1001, 2048},
+      {4072, 4096},
+      {4073, 8192},
+      {65536, 131072},
+      {(1u << 20) - 24, 1u << 20},
+      {(1u << 20) - 23, 2u << 20},
   };
   for (const Case& c : cases) {
     Block* b = pool.acquire(c.request);
@@ -102,9 +112,9 @@ TEST(BufferPoolTest, StatsAreExact) {
   EXPECT_EQ(pool.stats().bytes_cached.get(), 0u);
   EXPECT_EQ(pool.stats().blocks_in_use.get(), 0u);
   EXPECT_EQ(pool.stats().acquires_total.get(), 0u);
-  Block* a = pool.acquire(10);     // 256
-  Block* b = pool.acquire(1000);   // 1024
-  Block* c = pool.acquire(3000);   // 4096
+  Block* a = pool.acquire(10);    // 256
+  Block* b = pool.acquire(1000);  // 1024
+  Block* c = pool.acquire(3000);  // 4096
   EXPECT_EQ(pool.stats().bytes_in_use.get(), 256u + 1024u + 4096u);
   EXPECT_EQ(pool.stats().blocks_in_use.get(), 3u);
   EXPECT_EQ(pool.stats().acquires_total.get(), 3u);

@@ -35,22 +35,22 @@ TEST(AcceptKeyTest, ValidClientKeys) {
 
 TEST(AcceptKeyTest, InvalidClientKeys) {
   EXPECT_FALSE(isValidClientKey(""));
-  EXPECT_FALSE(isValidClientKey("dGhlIHNhbXBsZSBub25jZQ="));     // 23 characters
-  EXPECT_FALSE(isValidClientKey("dGhlIHNhbXBsZSBub25jZQ==="));   // 25 characters
-  EXPECT_FALSE(isValidClientKey("dGhlIHNhbXBsZSBub25jZQ"));      // padding missing
-  EXPECT_FALSE(isValidClientKey("dGhlIHNhbXBsZSBub25jZQAA"));    // 24 chars, no padding: 18 bytes
-  EXPECT_FALSE(isValidClientKey(" dGhlIHNhbXBsZSBub25jZQ=="));   // whitespace is the caller's job
+  EXPECT_FALSE(isValidClientKey("dGhlIHNhbXBsZSBub25jZQ="));    // 23 characters
+  EXPECT_FALSE(isValidClientKey("dGhlIHNhbXBsZSBub25jZQ==="));  // 25 characters
+  EXPECT_FALSE(isValidClientKey("dGhlIHNhbXBsZSBub25jZQ"));     // padding missing
+  EXPECT_FALSE(isValidClientKey("dGhlIHNhbXBsZSBub25jZQAA"));   // 24 chars, no padding: 18 bytes
+  EXPECT_FALSE(isValidClientKey(" dGhlIHNhbXBsZSBub25jZQ=="));  // whitespace is the caller's job
   EXPECT_FALSE(isValidClientKey("dGhlIHNhbXBsZSBub25jZQ== "));
-  EXPECT_FALSE(isValidClientKey("dGhlIHNhbXBsZSBub25j!Q=="));    // bad character
-  EXPECT_FALSE(isValidClientKey("dGhlIHNhbXBsZSBub25j-Q=="));    // base64url is not base64
+  EXPECT_FALSE(isValidClientKey("dGhlIHNhbXBsZSBub25j!Q=="));  // bad character
+  EXPECT_FALSE(isValidClientKey("dGhlIHNhbXBsZSBub25j-Q=="));  // base64url is not base64
   EXPECT_FALSE(isValidClientKey("dGhlIHNhbXBsZSBub25j_Q=="));
   EXPECT_FALSE(isValidClientKey("dGhlIHNhbXBsZSBub25j Q=="));
-  EXPECT_FALSE(isValidClientKey("dGhlIHNhbXBs=SBub25jZQ=="));    // padding in the middle
+  EXPECT_FALSE(isValidClientKey("dGhlIHNhbXBs=SBub25jZQ=="));  // padding in the middle
   EXPECT_FALSE(isValidClientKey(std::string_view("dGhlIHNhbXBsZSBub25j\0Q==", 24)));
-  EXPECT_FALSE(isValidClientKey("AAECAwQFBgcICQoLDA0O"));        // 15 bytes
-  EXPECT_FALSE(isValidClientKey("AAECAwQFBgcICQoLDA0ODxA="));    // 17 bytes
-  EXPECT_FALSE(isValidClientKey("AAECAwQFBgcICQoLDA0ODxAR"));    // 18 bytes
-  EXPECT_FALSE(isValidClientKey("AAAAAAAAAAAAAAAAAAAAA==="));    // 15 bytes and a stray '='
+  EXPECT_FALSE(isValidClientKey("AAECAwQFBgcICQoLDA0O"));      // 15 bytes
+  EXPECT_FALSE(isValidClientKey("AAECAwQFBgcICQoLDA0ODxA="));  // 17 bytes
+  EXPECT_FALSE(isValidClientKey("AAECAwQFBgcICQoLDA0ODxAR"));  // 18 bytes
+  EXPECT_FALSE(isValidClientKey("AAAAAAAAAAAAAAAAAAAAA==="));  // 15 bytes and a stray '='
   EXPECT_FALSE(isValidClientKey("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="));  // 32 bytes
 }
 

@@ -68,12 +68,14 @@ TEST(HandshakeTest, ValidateTable) {
   const Case cases[] = {
       {"valid", request(get, goodHeaders()), Route::kEcho, 101},
       {"health GET", request("GET /health HTTP/1.1", {"Host: h"}), Route::kHealth, 200},
-      {"health with query", request("GET /health?full=1 HTTP/1.1", {"Host: h"}), Route::kHealth, 200},
+      {"health with query", request("GET /health?full=1 HTTP/1.1", {"Host: h"}), Route::kHealth,
+       200},
       {"health HTTP/1.0", request("GET /health HTTP/1.0", {}), Route::kHealth, 200},
       {"health POST", request("POST /health HTTP/1.1", {"Host: h", "Content-Length: 0"}),
        Route::kError, 405},
       {"unknown path", request("GET /nope HTTP/1.1", goodHeaders()), Route::kError, 404},
-      {"echo with trailing slash", request("GET /echo/ HTTP/1.1", goodHeaders()), Route::kError, 404},
+      {"echo with trailing slash", request("GET /echo/ HTTP/1.1", goodHeaders()), Route::kError,
+       404},
       {"root", request("GET / HTTP/1.1", goodHeaders()), Route::kError, 404},
       {"POST echo", request("POST /echo HTTP/1.1", goodHeaders()), Route::kError, 405},
       {"HTTP/1.0", request("GET /echo HTTP/1.0", goodHeaders()), Route::kError, 400},
@@ -82,7 +84,8 @@ TEST(HandshakeTest, ValidateTable) {
       {"missing Upgrade", request(get, without("Upgrade:")), Route::kError, 400},
       {"Upgrade: WebSocket", request(get, replaced("Upgrade:", "Upgrade: WebSocket")), Route::kEcho,
        101},
-      {"Upgrade list", request(get, replaced("Upgrade:", "Upgrade: h2c, websocket")), Route::kEcho, 101},
+      {"Upgrade list", request(get, replaced("Upgrade:", "Upgrade: h2c, websocket")), Route::kEcho,
+       101},
       {"Upgrade wrong", request(get, replaced("Upgrade:", "Upgrade: h2c")), Route::kError, 400},
       {"Connection keep-alive, Upgrade",
        request(get, replaced("Connection:", "Connection: keep-alive, Upgrade")), Route::kEcho, 101},
@@ -91,13 +94,13 @@ TEST(HandshakeTest, ValidateTable) {
       {"Connection split over two lines",
        request(get, with(replaced("Connection:", "Connection: keep-alive"), "Connection: Upgrade")),
        Route::kEcho, 101},
-      {"Connection without upgrade", request(get, replaced("Connection:", "Connection: keep-alive")),
-       Route::kError, 400},
+      {"Connection without upgrade",
+       request(get, replaced("Connection:", "Connection: keep-alive")), Route::kError, 400},
       {"Connection missing", request(get, without("Connection:")), Route::kError, 400},
       {"version 8", request(get, replaced("Sec-WebSocket-Version:", "Sec-WebSocket-Version: 8")),
        Route::kError, 426},
-      {"version 13 and 8",
-       request(get, with(goodHeaders(), "Sec-WebSocket-Version: 8")), Route::kError, 426},
+      {"version 13 and 8", request(get, with(goodHeaders(), "Sec-WebSocket-Version: 8")),
+       Route::kError, 426},
       {"missing version", request(get, without("Sec-WebSocket-Version:")), Route::kError, 426},
       {"missing key", request(get, without("Sec-WebSocket-Key:")), Route::kError, 400},
       {"bad key", request(get, replaced("Sec-WebSocket-Key:", "Sec-WebSocket-Key: abc")),
@@ -146,9 +149,9 @@ TEST(HandshakeTest, OriginAllowlist) {
     EXPECT_EQ(v.status, c.status) << c.name;
   }
   // No allowlist: any origin, or none.
-  EXPECT_EQ(validate(parse(request(get, with(goodHeaders(), "Origin: https://evil.example"))), {})
-                .status,
-            101);
+  EXPECT_EQ(
+      validate(parse(request(get, with(goodHeaders(), "Origin: https://evil.example"))), {}).status,
+      101);
   EXPECT_EQ(validate(parse(request(get, goodHeaders())), {}).status, 101);
   // The health check is not subject to the allowlist.
   EXPECT_EQ(validate(parse(request("GET /health HTTP/1.1", {"Host: h"})), allowed).route,
@@ -223,12 +226,11 @@ TEST(HandshakeTest, RenderError) {
     uint16_t status;
     const char* phrase;
   };
-  for (const ErrCase& c : {ErrCase{400, "Bad Request"}, ErrCase{403, "Forbidden"},
-                           ErrCase{404, "Not Found"}, ErrCase{405, "Method Not Allowed"},
-                           ErrCase{408, "Request Timeout"}, ErrCase{426, "Upgrade Required"},
-                           ErrCase{431, "Request Header Fields Too Large"},
-                           ErrCase{500, "Internal Server Error"},
-                           ErrCase{503, "Service Unavailable"}}) {
+  for (const ErrCase& c :
+       {ErrCase{400, "Bad Request"}, ErrCase{403, "Forbidden"}, ErrCase{404, "Not Found"},
+        ErrCase{405, "Method Not Allowed"}, ErrCase{408, "Request Timeout"},
+        ErrCase{426, "Upgrade Required"}, ErrCase{431, "Request Header Fields Too Large"},
+        ErrCase{500, "Internal Server Error"}, ErrCase{503, "Service Unavailable"}}) {
     std::array<char, kMaxResponseBytes> out{};
     const size_t n = renderError(out, c.status, "something went wrong");
     ASSERT_GT(n, 0u);

@@ -113,7 +113,8 @@ TEST(UpgradeParserTest, RepeatedHeadersAreJoined) {
     size_t consumed = 0;
     Status s = Status::kNeedMore;
     if (byte_at_a_time) {
-      for (size_t i = 0; i < req.size(); ++i) s = feedAll(*p, std::string_view(req).substr(i, 1), consumed);
+      for (size_t i = 0; i < req.size(); ++i)
+        s = feedAll(*p, std::string_view(req).substr(i, 1), consumed);
     } else {
       s = feedAll(*p, req, consumed);
     }
@@ -167,8 +168,8 @@ TEST(UpgradeParserTest, UnrelatedAndLongHeaderNamesIgnored) {
 
 TEST(UpgradeParserTest, LongValuesOverflowTheirSlot) {
   const std::string long_target = "/" + std::string(600, 'a');
-  const std::string req = "GET " + long_target + " HTTP/1.1\r\nSec-WebSocket-Key: " +
-                          std::string(100, 'k') + "\r\n\r\n";
+  const std::string req = "GET " + long_target +
+                          " HTTP/1.1\r\nSec-WebSocket-Key: " + std::string(100, 'k') + "\r\n\r\n";
   auto p = std::make_unique<UpgradeParser>(8192);
   size_t consumed = 0;
   ASSERT_EQ(feedAll(*p, req, consumed), Status::kComplete);
@@ -185,7 +186,7 @@ TEST(UpgradeParserTest, MalformedRequestsAreInvalid) {
       "GET /echo HTTP/1.1\r\nBad\x01Name: x\r\n\r\n",    // control character in a name
       "HTTP/1.1 200 OK\r\n\r\n",                         // a response
       "GET /echo FTP/1.1\r\n\r\n",
-      "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",    // TLS ClientHello
+      "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  // TLS ClientHello
   };
   for (const std::string& c : cases) {
     auto p = std::make_unique<UpgradeParser>(8192);
@@ -202,8 +203,8 @@ TEST(UpgradeParserTest, MalformedRequestsAreInvalid) {
 }
 
 TEST(UpgradeParserTest, HeadersLargerThanLimit) {
-  const std::string big = "GET /echo HTTP/1.1\r\nHost: h\r\nX-Filler: " + std::string(400, 'f') +
-                          "\r\n\r\n";
+  const std::string big =
+      "GET /echo HTTP/1.1\r\nHost: h\r\nX-Filler: " + std::string(400, 'f') + "\r\n\r\n";
   {
     auto p = std::make_unique<UpgradeParser>(256);
     size_t consumed = 0;
@@ -275,7 +276,8 @@ TEST(UpgradeParserTest, PostMethodCapturedAndBodyLeftAlone) {
 
 TEST(UpgradeParserTest, OtherMethodsCaptured) {
   for (const auto& [text, method] : {std::pair<std::string, int>{"HEAD", HTTP_HEAD},
-                                     {"PUT", HTTP_PUT}, {"DELETE", HTTP_DELETE},
+                                     {"PUT", HTTP_PUT},
+                                     {"DELETE", HTTP_DELETE},
                                      {"OPTIONS", HTTP_OPTIONS}}) {
     const std::string req = text + " /health HTTP/1.1\r\nHost: h\r\n\r\n";
     auto p = std::make_unique<UpgradeParser>(8192);

@@ -81,9 +81,9 @@ TEST(TimerWheelTest, FarDeadlinesClampToHorizon) {
 
 TEST(TimerWheelTest, PastOrZeroDelayFiresNextTick) {
   TimerWheel w(500);
-  EXPECT_EQ(w.schedule(1, 0, 500), 501);  // zero delay
-  EXPECT_EQ(w.schedule(2, 0, 499), 501);  // in the past
-  EXPECT_EQ(w.schedule(3, 0, 1), 501);    // long past
+  EXPECT_EQ(w.schedule(1, 0, 500), 501);                                  // zero delay
+  EXPECT_EQ(w.schedule(2, 0, 499), 501);                                  // in the past
+  EXPECT_EQ(w.schedule(3, 0, 1), 501);                                    // long past
   EXPECT_EQ(w.schedule(4, 0, static_cast<uint16_t>(500 + 0x8001)), 501);  // past, wrapped
   const std::vector<Fired> fired = advanceTo(w, 510);
   ASSERT_EQ(fired.size(), 4u);
@@ -131,12 +131,12 @@ TEST(TimerWheelTest, SchedulingFromInsideFire) {
   };
   for (uint16_t t = 1; t <= 12; ++t) w.advance(t, fire);
   EXPECT_EQ(fired, (std::vector<Fired>{{3, 1, 0, 3},
-                                        {4, 101, 0, 4},
-                                        {5, 1, 1, 5},
-                                        {6, 102, 0, 6},
-                                        {7, 1, 2, 7},
-                                        {8, 103, 0, 8},
-                                        {9, 1, 3, 9}}));
+                                       {4, 101, 0, 4},
+                                       {5, 1, 1, 5},
+                                       {6, 102, 0, 6},
+                                       {7, 1, 2, 7},
+                                       {8, 103, 0, 8},
+                                       {9, 1, 3, 9}}));
   EXPECT_EQ(w.armed(), 0u);
   // The same with one big advance.
   TimerWheel w2(0);
@@ -156,16 +156,16 @@ TEST(TimerWheelTest, WrapAroundOfTicks) {
   EXPECT_EQ(w.schedule(2, 0, 65535), 65535);
   EXPECT_EQ(w.schedule(3, 0, 0), 0);
   EXPECT_EQ(w.schedule(4, 0, 4), 4);
-  EXPECT_EQ(w.schedule(5, 0, 65529), 65531);  // past, across no wrap
+  EXPECT_EQ(w.schedule(5, 0, 65529), 65531);                             // past, across no wrap
   EXPECT_EQ(w.schedule(6, 0, static_cast<uint16_t>(65530 + 1000)), 57);  // clamped: 65530 + 63
   EXPECT_EQ(w.armed(), 6u);
   const std::vector<Fired> fired = advanceTo(w, 100);
   EXPECT_EQ(fired, (std::vector<Fired>{{65531, 5, 0, 65531},
-                                        {65534, 1, 0, 65534},
-                                        {65535, 2, 0, 65535},
-                                        {0, 3, 0, 0},
-                                        {4, 4, 0, 4},
-                                        {57, 6, 0, 57}}));
+                                       {65534, 1, 0, 65534},
+                                       {65535, 2, 0, 65535},
+                                       {0, 3, 0, 0},
+                                       {4, 4, 0, 4},
+                                       {57, 6, 0, 57}}));
   EXPECT_EQ(w.now(), 100);
   // Past deadlines across the wrap.
   TimerWheel w2(3);

@@ -27,9 +27,9 @@ TEST(ParseDurationTest, Units) {
 }
 
 TEST(ParseDurationTest, Malformed) {
-  for (const char* text : {"", "junk", "10x", "ms", "s", "-5", "-5s", "1.5s", " 5s", "5s ", "5 s",
-                           "10sec", "10msx", "1h30m", "+5", "0x10", "99999999999999999999",
-                           "1099511627777"}) {
+  for (const char* text :
+       {"", "junk", "10x", "ms", "s", "-5", "-5s", "1.5s", " 5s", "5s ", "5 s", "10sec", "10msx",
+        "1h30m", "+5", "0x10", "99999999999999999999", "1099511627777"}) {
     EXPECT_EQ(parseDuration(text), std::nullopt) << '"' << text << '"';
   }
 }
@@ -38,14 +38,22 @@ TEST(ParseDurationTest, Malformed) {
 class ConfigTest : public testing::Test {
  protected:
   static constexpr const char* kVars[] = {
-      "MILLIONWS_BIND",           "MILLIONWS_PORT",
-      "MILLIONWS_THREADS",        "MILLIONWS_MAX_CONNECTIONS",
-      "MILLIONWS_MAX_MESSAGE_BYTES", "MILLIONWS_MAX_HEADER_BYTES",
-      "MILLIONWS_HANDSHAKE_TIMEOUT", "MILLIONWS_IDLE_TIMEOUT",
-      "MILLIONWS_PING_INTERVAL",  "MILLIONWS_MAX_PENDING_BYTES",
-      "MILLIONWS_DRAIN_TIMEOUT",  "MILLIONWS_ALLOWED_ORIGINS",
-      "MILLIONWS_LOG_LEVEL",      "MILLIONWS_LOG_FORMAT",
-      "MILLIONWS_ADMIN_BIND",     "MILLIONWS_ADMIN_PORT",
+      "MILLIONWS_BIND",
+      "MILLIONWS_PORT",
+      "MILLIONWS_THREADS",
+      "MILLIONWS_MAX_CONNECTIONS",
+      "MILLIONWS_MAX_MESSAGE_BYTES",
+      "MILLIONWS_MAX_HEADER_BYTES",
+      "MILLIONWS_HANDSHAKE_TIMEOUT",
+      "MILLIONWS_IDLE_TIMEOUT",
+      "MILLIONWS_PING_INTERVAL",
+      "MILLIONWS_MAX_PENDING_BYTES",
+      "MILLIONWS_DRAIN_TIMEOUT",
+      "MILLIONWS_ALLOWED_ORIGINS",
+      "MILLIONWS_LOG_LEVEL",
+      "MILLIONWS_LOG_FORMAT",
+      "MILLIONWS_ADMIN_BIND",
+      "MILLIONWS_ADMIN_PORT",
   };
   void SetUp() override { clear(); }
   void TearDown() override { clear(); }
@@ -94,13 +102,38 @@ TEST_F(ConfigTest, Defaults) {
 
 TEST_F(ConfigTest, EveryFlag) {
   Config c;
-  EXPECT_EQ(parse(c, {"--bind", "127.0.0.1", "--port", "9001", "--threads", "4",
-                      "--max-connections", "1000000", "--max-message-bytes", "64KiB",
-                      "--max-header-bytes", "4096", "--handshake-timeout", "5s",
-                      "--idle-timeout", "2m", "--ping-interval", "30s", "--max-pending-bytes",
-                      "1MiB", "--drain-timeout", "250ms", "--allowed-origins",
-                      "https://a.example,https://b.example", "--log-level", "debug",
-                      "--log-format", "json", "--admin-bind", "127.0.0.2", "--admin-port", "0"}),
+  EXPECT_EQ(parse(c, {"--bind",
+                      "127.0.0.1",
+                      "--port",
+                      "9001",
+                      "--threads",
+                      "4",
+                      "--max-connections",
+                      "1000000",
+                      "--max-message-bytes",
+                      "64KiB",
+                      "--max-header-bytes",
+                      "4096",
+                      "--handshake-timeout",
+                      "5s",
+                      "--idle-timeout",
+                      "2m",
+                      "--ping-interval",
+                      "30s",
+                      "--max-pending-bytes",
+                      "1MiB",
+                      "--drain-timeout",
+                      "250ms",
+                      "--allowed-origins",
+                      "https://a.example,https://b.example",
+                      "--log-level",
+                      "debug",
+                      "--log-format",
+                      "json",
+                      "--admin-bind",
+                      "127.0.0.2",
+                      "--admin-port",
+                      "0"}),
             std::nullopt);
   EXPECT_EQ(c.bind, "127.0.0.1");
   EXPECT_EQ(c.port, 9001);
@@ -113,7 +146,8 @@ TEST_F(ConfigTest, EveryFlag) {
   EXPECT_EQ(c.ping_interval, milliseconds(30'000));
   EXPECT_EQ(c.max_pending_bytes, 1u << 20);
   EXPECT_EQ(c.drain_timeout, milliseconds(250));
-  EXPECT_EQ(c.allowed_origins, (std::vector<std::string>{"https://a.example", "https://b.example"}));
+  EXPECT_EQ(c.allowed_origins,
+            (std::vector<std::string>{"https://a.example", "https://b.example"}));
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.log_format, "json");
   EXPECT_EQ(c.admin_bind, "127.0.0.2");
@@ -181,7 +215,8 @@ TEST_F(ConfigTest, EnvironmentVariables) {
   EXPECT_EQ(c.drain_timeout, milliseconds(0));
   EXPECT_EQ(c.max_pending_bytes, 4096u);
   EXPECT_EQ(c.max_connections, 42u);
-  EXPECT_EQ(c.allowed_origins, (std::vector<std::string>{"https://x.example", "https://y.example"}));
+  EXPECT_EQ(c.allowed_origins,
+            (std::vector<std::string>{"https://x.example", "https://y.example"}));
   EXPECT_EQ(c.log_level, "warn");
   EXPECT_EQ(c.log_format, "json");
   EXPECT_EQ(c.admin_bind, "127.0.0.1");

@@ -40,12 +40,30 @@ Bytes concat(std::initializer_list<Bytes> parts) {
 enum class LenEnc : uint8_t { kAuto, k7, k16, k64 };
 
 struct FrameOpts {
-  FrameOpts& setFin(bool v) { fin = v; return *this; }
-  FrameOpts& setRsv(uint8_t v) { rsv = v; return *this; }
-  FrameOpts& setMask(bool v) { mask = v; return *this; }
-  FrameOpts& setEnc(LenEnc v) { enc = v; return *this; }
-  FrameOpts& setDeclared(uint64_t v) { declared = v; return *this; }
-  FrameOpts& setKey(std::array<uint8_t, 4> v) { key = v; return *this; }
+  FrameOpts& setFin(bool v) {
+    fin = v;
+    return *this;
+  }
+  FrameOpts& setRsv(uint8_t v) {
+    rsv = v;
+    return *this;
+  }
+  FrameOpts& setMask(bool v) {
+    mask = v;
+    return *this;
+  }
+  FrameOpts& setEnc(LenEnc v) {
+    enc = v;
+    return *this;
+  }
+  FrameOpts& setDeclared(uint64_t v) {
+    declared = v;
+    return *this;
+  }
+  FrameOpts& setKey(std::array<uint8_t, 4> v) {
+    key = v;
+    return *this;
+  }
 
   bool fin = true;
   uint8_t rsv = 0;  // any of 0x40 (RSV1), 0x20 (RSV2), 0x10 (RSV3)
@@ -67,7 +85,8 @@ Bytes frame(uint8_t opcode, const Bytes& payload, const FrameOpts& o = {}) {
   out.push_back(static_cast<uint8_t>((o.fin ? 0x80 : 0) | (o.rsv & 0x70) | (opcode & 0x0F)));
   const uint64_t len = o.declared.value_or(payload.size());
   LenEnc enc = o.enc;
-  if (enc == LenEnc::kAuto) enc = len <= 125 ? LenEnc::k7 : len <= 0xFFFF ? LenEnc::k16 : LenEnc::k64;
+  if (enc == LenEnc::kAuto)
+    enc = len <= 125 ? LenEnc::k7 : len <= 0xFFFF ? LenEnc::k16 : LenEnc::k64;
   const uint8_t m = o.mask ? 0x80 : 0x00;
   switch (enc) {
     case LenEnc::k7:
@@ -94,7 +113,9 @@ Bytes frame(uint8_t opcode, const Bytes& payload, const FrameOpts& o = {}) {
 
 Bytes text(const Bytes& p, bool fin = true) { return frame(kOpText, p, FrameOpts().setFin(fin)); }
 Bytes text(const std::string& s, bool fin = true) { return text(str(s), fin); }
-Bytes binary(const Bytes& p, bool fin = true) { return frame(kOpBinary, p, FrameOpts().setFin(fin)); }
+Bytes binary(const Bytes& p, bool fin = true) {
+  return frame(kOpBinary, p, FrameOpts().setFin(fin));
+}
 Bytes cont(const Bytes& p, bool fin) { return frame(kOpCont, p, FrameOpts().setFin(fin)); }
 Bytes cont(const std::string& s, bool fin) { return cont(str(s), fin); }
 Bytes ping(const std::string& s) { return frame(kOpPing, str(s)); }
@@ -184,8 +205,10 @@ class Recorder final : public DecoderHandler {
 
   HandlerAction onControl(Opcode opcode, uint16_t close_code,
                           std::span<const uint8_t> payload) noexcept override {
-    if (!isControl(static_cast<uint8_t>(opcode))) violations.push_back("onControl with data opcode");
-    if (opcode != Opcode::kClose && close_code != 0) violations.push_back("close code on non-close");
+    if (!isControl(static_cast<uint8_t>(opcode)))
+      violations.push_back("onControl with data opcode");
+    if (opcode != Opcode::kClose && close_code != 0)
+      violations.push_back("close code on non-close");
     events.push_back(Event{true, opcode, close_code, Bytes(payload.begin(), payload.end())});
     return action();
   }
@@ -361,8 +384,7 @@ void checkValidStream(const Bytes& stream, const std::vector<Event>& expected,
 // messages before failing, and (if `then_close`) still finds a Close appended after it,
 // without delivering the data frame in between.
 void checkErrorStream(const Bytes& bad, uint16_t code, const DecoderLimits& limits = {},
-                      bool then_close = true,
-                      const std::vector<Event>& also_after = {}) {
+                      bool then_close = true, const std::vector<Event>& also_after = {}) {
   const Bytes stream =
       then_close ? concat({bad, text("after the error"), ping("p"), closeFrame(1000, "bye")}) : bad;
   const Outcome one = oneShot(stream, limits);
@@ -370,8 +392,8 @@ void checkErrorStream(const Bytes& bad, uint16_t code, const DecoderLimits& limi
   ASSERT_EQ(one.close_codes, std::vector<uint16_t>{code});
   EXPECT_TRUE(one.discarding);
   ASSERT_LE(one.events_at_error, one.events.size());
-  const std::vector<Event> after(one.events.begin() + static_cast<std::ptrdiff_t>(one.events_at_error),
-                                 one.events.end());
+  const std::vector<Event> after(
+      one.events.begin() + static_cast<std::ptrdiff_t>(one.events_at_error), one.events.end());
   if (then_close) {
     std::vector<Event> expected_after = also_after;
     expected_after.push_back(ctl(Opcode::kClose, 1000, "bye"));
@@ -474,8 +496,8 @@ TEST(DecoderTest, FragmentedTextSplittingCodePoints) {
   const Bytes f2(whole.begin() + 2, whole.begin() + 15);
   const Bytes f3(whole.begin() + 15, whole.begin() + 19);
   const Bytes f4(whole.begin() + 19, whole.end());
-  const Bytes stream =
-      concat({text(f0, false), cont(Bytes{}, false), cont(f2, false), cont(f3, false), cont(f4, true)});
+  const Bytes stream = concat(
+      {text(f0, false), cont(Bytes{}, false), cont(f2, false), cont(f3, false), cont(f4, true)});
   checkValidStream(stream, {msg(Opcode::kText, whole)});
 }
 
@@ -485,8 +507,9 @@ TEST(DecoderTest, FragmentedWithEmptyFragments) {
   checkValidStream(concat({text(Bytes{}, false), cont(Bytes{}, false), cont(Bytes{}, true)}),
                    {msg(Opcode::kText, "")});
   // A code point split over fragments with an empty one in between.
-  checkValidStream(concat({text(str("\xE2"), false), cont(Bytes{}, false), cont(str("\x82\xAC"), true)}),
-                   {msg(Opcode::kText, "\xE2\x82\xAC")});
+  checkValidStream(
+      concat({text(str("\xE2"), false), cont(Bytes{}, false), cont(str("\x82\xAC"), true)}),
+      {msg(Opcode::kText, "\xE2\x82\xAC")});
 }
 
 TEST(DecoderTest, FirstAndLastFlags) {
@@ -509,8 +532,8 @@ TEST(DecoderTest, FirstAndLastFlags) {
     std::vector<Piece> pieces;
     int controls = 0;
   } log;
-  Bytes stream = concat({text(Bytes{}, false), cont("ab", false), ping("x"), cont("cd", true),
-                         binary(str("whole"))});
+  Bytes stream = concat(
+      {text(Bytes{}, false), cont("ab", false), ping("x"), cont("cd", true), binary(str("whole"))});
   DecoderState st;
   const DecodeResult r = decode(st, stream, {}, log);
   EXPECT_EQ(r.consumed, stream.size());
@@ -541,8 +564,12 @@ TEST(DecoderTest, CloseFrames) {
   checkValidStream(closeEmpty(), {ctl(Opcode::kClose, kCloseNoStatus, "")});
   checkValidStream(closeFrame(1000, ""), {ctl(Opcode::kClose, 1000, "")});
   checkValidStream(closeFrame(3000, ""), {ctl(Opcode::kClose, 3000, "")});
-  checkValidStream(closeFrame(4999, "\xC3\xBCn\xC3\xAF" "code \xF0\x9F\x98\x80"),
-                   {ctl(Opcode::kClose, 4999, "\xC3\xBCn\xC3\xAF" "code \xF0\x9F\x98\x80")});
+  checkValidStream(closeFrame(4999,
+                              "\xC3\xBCn\xC3\xAF"
+                              "code \xF0\x9F\x98\x80"),
+                   {ctl(Opcode::kClose, 4999,
+                        "\xC3\xBCn\xC3\xAF"
+                        "code \xF0\x9F\x98\x80")});
   checkValidStream(closeFrame(1001, std::string(123, 'r')),
                    {ctl(Opcode::kClose, 1001, std::string(123, 'r'))});
   for (uint16_t code : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014,
@@ -564,20 +591,22 @@ TEST(DecoderTest, LargestControlFrameWaitsWhole) {
   EXPECT_EQ(o.events.size(), 2u);
   // And never more than that over any split.
   size_t worst = 0;
-  for (size_t cut = 0; cut <= stream.size(); ++cut) worst = std::max(worst, run(stream, {cut}).max_tail);
+  for (size_t cut = 0; cut <= stream.size(); ++cut)
+    worst = std::max(worst, run(stream, {cut}).max_tail);
   EXPECT_EQ(worst, kMaxClientControlFrame - 1);
 }
 
 TEST(DecoderTest, MixedStream) {
   const Bytes b126 = binaryPayload(126);
-  const Bytes stream = concat({text("a"), binary(Bytes{0, 1, 2}), ping(""), text(""), pong("xyz"),
-                               binary(b126), frame(kOpText, str("zero key"), FrameOpts().setKey({0, 0, 0, 0})),
-                               text(textPayload(1000)), closeFrame(1001, "")});
-  checkValidStream(stream, {msg(Opcode::kText, "a"), msg(Opcode::kBinary, Bytes{0, 1, 2}),
-                            ctl(Opcode::kPing, 0, ""), msg(Opcode::kText, ""),
-                            ctl(Opcode::kPong, 0, "xyz"), msg(Opcode::kBinary, b126),
-                            msg(Opcode::kText, "zero key"), msg(Opcode::kText, textPayload(1000)),
-                            ctl(Opcode::kClose, 1001, "")});
+  const Bytes stream =
+      concat({text("a"), binary(Bytes{0, 1, 2}), ping(""), text(""), pong("xyz"), binary(b126),
+              frame(kOpText, str("zero key"), FrameOpts().setKey({0, 0, 0, 0})),
+              text(textPayload(1000)), closeFrame(1001, "")});
+  checkValidStream(stream,
+                   {msg(Opcode::kText, "a"), msg(Opcode::kBinary, Bytes{0, 1, 2}),
+                    ctl(Opcode::kPing, 0, ""), msg(Opcode::kText, ""), ctl(Opcode::kPong, 0, "xyz"),
+                    msg(Opcode::kBinary, b126), msg(Opcode::kText, "zero key"),
+                    msg(Opcode::kText, textPayload(1000)), ctl(Opcode::kClose, 1001, "")});
 }
 
 TEST(DecoderTest, LargeFragmentedBinaryWith64BitLength) {
@@ -593,7 +622,8 @@ TEST(DecoderTest, MinimalLengthBoundariesAccepted) {
   // 126 in 16 bits and 65536 in 64 bits are the smallest lengths those encodings allow.
   checkValidStream(frame(kOpBinary, binaryPayload(126), FrameOpts().setEnc(LenEnc::k16)),
                    {msg(Opcode::kBinary, binaryPayload(126))});
-  const Outcome o = oneShot(frame(kOpBinary, binaryPayload(65536), FrameOpts().setEnc(LenEnc::k64)));
+  const Outcome o =
+      oneShot(frame(kOpBinary, binaryPayload(65536), FrameOpts().setEnc(LenEnc::k64)));
   EXPECT_TRUE(o.close_codes.empty());
   EXPECT_EQ(o.events, std::vector<Event>{msg(Opcode::kBinary, binaryPayload(65536))});
 }
@@ -623,7 +653,8 @@ TEST(DecoderTest, UnmaskedFrame) {
   checkErrorStream(concat({text("ok"), frame(kOpBinary, str("abc"), FrameOpts().setMask(false))}),
                    kCloseProtocolError);
   // The complete message before the error is delivered.
-  const Outcome o = oneShot(concat({text("ok"), frame(kOpBinary, str("abc"), FrameOpts().setMask(false))}));
+  const Outcome o =
+      oneShot(concat({text("ok"), frame(kOpBinary, str("abc"), FrameOpts().setMask(false))}));
   EXPECT_EQ(o.events, std::vector<Event>{msg(Opcode::kText, "ok")});
 }
 
@@ -651,7 +682,8 @@ TEST(DecoderTest, ControlPayloadTooLong) {
   checkErrorStream(frame(kOpClose, concat({Bytes{0x03, 0xE8}, Bytes(124, 'x')})),
                    kCloseProtocolError);
   // 125 bytes in a 16-bit length is also over 125 on the 7-bit field.
-  checkErrorStream(frame(kOpPing, Bytes(125, 'x'), FrameOpts().setEnc(LenEnc::k16)), kCloseProtocolError);
+  checkErrorStream(frame(kOpPing, Bytes(125, 'x'), FrameOpts().setEnc(LenEnc::k16)),
+                   kCloseProtocolError);
 }
 
 TEST(DecoderTest, FragmentedControl) {
@@ -698,7 +730,9 @@ TEST(DecoderTest, CloseReasonInvalidUtf8) {
 }
 
 TEST(DecoderTest, TextInvalidUtf8) {
-  checkErrorStream(text("ab\xC0\x80" "cd"), kCloseInvalidPayload);
+  checkErrorStream(text("ab\xC0\x80"
+                        "cd"),
+                   kCloseInvalidPayload);
   checkErrorStream(text("\xED\xA0\x80"), kCloseInvalidPayload);
   checkErrorStream(text(std::string(300, 'a') + "\xF5"), kCloseInvalidPayload);
   checkErrorStream(concat({text("fine"), text("\xFF")}), kCloseInvalidPayload);
@@ -720,7 +754,10 @@ TEST(DecoderTest, TextTruncatedCodePointAtEndOfMessage) {
 TEST(DecoderTest, TextInvalidUtf8FailsFast) {
   // The first fragment (FIN=0) holds an invalid byte: reported without the rest of the message.
   {
-    Bytes stream = text("ab\xFF" "cd", false);
+    Bytes stream = text(
+        "ab\xFF"
+        "cd",
+        false);
     Recorder rec;
     DecoderState st;
     const DecodeResult r = decode(st, stream, {}, rec);
@@ -776,13 +813,18 @@ TEST(DecoderTest, MessageTooBig) {
 }
 
 TEST(DecoderTest, NonMinimalLengths) {
-  checkErrorStream(frame(kOpText, str("hello"), FrameOpts().setEnc(LenEnc::k16)), kCloseProtocolError);
-  checkErrorStream(frame(kOpBinary, binaryPayload(125), FrameOpts().setEnc(LenEnc::k16)), kCloseProtocolError);
-  checkErrorStream(frame(kOpBinary, binaryPayload(5), FrameOpts().setEnc(LenEnc::k64)), kCloseProtocolError);
-  checkErrorStream(frame(kOpBinary, binaryPayload(200), FrameOpts().setEnc(LenEnc::k64)), kCloseProtocolError);
+  checkErrorStream(frame(kOpText, str("hello"), FrameOpts().setEnc(LenEnc::k16)),
+                   kCloseProtocolError);
+  checkErrorStream(frame(kOpBinary, binaryPayload(125), FrameOpts().setEnc(LenEnc::k16)),
+                   kCloseProtocolError);
+  checkErrorStream(frame(kOpBinary, binaryPayload(5), FrameOpts().setEnc(LenEnc::k64)),
+                   kCloseProtocolError);
+  checkErrorStream(frame(kOpBinary, binaryPayload(200), FrameOpts().setEnc(LenEnc::k64)),
+                   kCloseProtocolError);
   checkErrorStream(frame(kOpBinary, binaryPayload(65535), FrameOpts().setEnc(LenEnc::k64)),
                    kCloseProtocolError);
-  checkErrorStream(concat({text("a", false), frame(kOpCont, str("b"), FrameOpts().setFin(true).setEnc(LenEnc::k16))}),
+  checkErrorStream(concat({text("a", false),
+                           frame(kOpCont, str("b"), FrameOpts().setFin(true).setEnc(LenEnc::k16))}),
                    kCloseProtocolError);
 }
 
@@ -790,10 +832,10 @@ TEST(DecoderTest, SixtyFourBitLengthWithMsbSet) {
   // The rest of the stream would be payload of a huge frame once discarding, so no Close follows.
   checkErrorStream(frame(kOpBinary, Bytes{}, FrameOpts().setDeclared((uint64_t{1} << 63) | 5)),
                    kCloseProtocolError, {}, false);
-  checkErrorStream(frame(kOpBinary, Bytes{}, FrameOpts().setDeclared(uint64_t{1} << 63)), kCloseProtocolError,
-                   {}, false);
-  checkErrorStream(frame(kOpText, Bytes{}, FrameOpts().setDeclared(~uint64_t{0})), kCloseProtocolError, {},
-                   false);
+  checkErrorStream(frame(kOpBinary, Bytes{}, FrameOpts().setDeclared(uint64_t{1} << 63)),
+                   kCloseProtocolError, {}, false);
+  checkErrorStream(frame(kOpText, Bytes{}, FrameOpts().setDeclared(~uint64_t{0})),
+                   kCloseProtocolError, {}, false);
 }
 
 // ---------------------------------------------------------------------------
@@ -803,14 +845,13 @@ TEST(DecoderTest, DiscardModeDropsDataAndFindsClose) {
   DecoderState st;
   st.startDiscarding();
   EXPECT_TRUE(st.discarding());
-  const Bytes stream = concat({text("dropped"), binary(binaryPayload(70000)), ping("no"),
-                               pong("no"), text("x", false), cont("y", true),
-                               frame(kOpText, str("unmasked"), FrameOpts().setMask(false)),
-                               frame(kOpBinary, str("rsv"), FrameOpts().setRsv(0x40)), frame(5, str("op5")),
-                               cont("stray", true), frame(kOpText, str("\xFF")),
-                               closeFrame(1000, "done")});
-  for (const auto& cuts : {std::vector<size_t>{}, std::vector<size_t>{7, 100, 70050},
-                           byteAtATime(stream.size())}) {
+  const Bytes stream = concat(
+      {text("dropped"), binary(binaryPayload(70000)), ping("no"), pong("no"), text("x", false),
+       cont("y", true), frame(kOpText, str("unmasked"), FrameOpts().setMask(false)),
+       frame(kOpBinary, str("rsv"), FrameOpts().setRsv(0x40)), frame(5, str("op5")),
+       cont("stray", true), frame(kOpText, str("\xFF")), closeFrame(1000, "done")});
+  for (const auto& cuts :
+       {std::vector<size_t>{}, std::vector<size_t>{7, 100, 70050}, byteAtATime(stream.size())}) {
     const Outcome o = run(stream, cuts, {}, std::numeric_limits<size_t>::max(), st);
     EXPECT_TRUE(o.violations.empty());
     EXPECT_TRUE(o.close_codes.empty());
@@ -825,7 +866,8 @@ TEST(DecoderTest, DiscardModeDeliversAnInvalidCloseWithoutStatus) {
   // Nothing is validated any more: a malformed Close still ends the closing handshake.
   DecoderState st;
   st.startDiscarding();
-  const Outcome o = run(concat({closeFrame(999, "x")}), {}, {}, std::numeric_limits<size_t>::max(), st);
+  const Outcome o =
+      run(concat({closeFrame(999, "x")}), {}, {}, std::numeric_limits<size_t>::max(), st);
   EXPECT_TRUE(o.close_codes.empty());
   ASSERT_EQ(o.events.size(), 1u);
   EXPECT_EQ(o.events[0].opcode, Opcode::kClose);
@@ -835,8 +877,9 @@ TEST(DecoderTest, DiscardModeDeliversAnInvalidCloseWithoutStatus) {
 TEST(DecoderTest, ErrorThenRestOfStreamDiscarded) {
   // After a failure, the partially received message is not completed and later data is
   // dropped, but the client's Close is found.
-  const Bytes stream = concat({text("part", false), frame(kOpPing, str("p"), FrameOpts().setFin(false)),
-                               cont("rest", true), binary(str("later")), closeFrame(1002, "")});
+  const Bytes stream =
+      concat({text("part", false), frame(kOpPing, str("p"), FrameOpts().setFin(false)),
+              cont("rest", true), binary(str("later")), closeFrame(1002, "")});
   const Outcome o = oneShot(stream);
   EXPECT_EQ(o.close_codes, std::vector<uint16_t>{kCloseProtocolError});
   EXPECT_EQ(o.events, std::vector<Event>{ctl(Opcode::kClose, 1002, "")});
@@ -856,15 +899,16 @@ TEST(DecoderTest, DiscardModeTailStaysWithinControlFrameBound) {
   };
   const Case cases[] = {
       // After an earlier error, the client's Close with a 16-bit length.
-      {"close, 16-bit length",
-       concat({frame(kOpText, str("x"), FrameOpts().setMask(false)),
-               frame(kOpClose, concat({Bytes{0x03, 0xE8}, reason}), FrameOpts().setEnc(LenEnc::k16))})},
+      {"close, 16-bit length", concat({frame(kOpText, str("x"), FrameOpts().setMask(false)),
+                                       frame(kOpClose, concat({Bytes{0x03, 0xE8}, reason}),
+                                             FrameOpts().setEnc(LenEnc::k16))})},
       // ... or a 64-bit length.
-      {"close, 64-bit length",
-       concat({frame(kOpText, str("x"), FrameOpts().setMask(false)),
-               frame(kOpClose, concat({Bytes{0x03, 0xE8}, reason}), FrameOpts().setEnc(LenEnc::k64))})},
+      {"close, 64-bit length", concat({frame(kOpText, str("x"), FrameOpts().setMask(false)),
+                                       frame(kOpClose, concat({Bytes{0x03, 0xE8}, reason}),
+                                             FrameOpts().setEnc(LenEnc::k64))})},
       // The frame that fails strict parsing is itself re-read in discard mode.
-      {"ping rejected for its 16-bit length", frame(kOpPing, Bytes(125, 'x'), FrameOpts().setEnc(LenEnc::k16))},
+      {"ping rejected for its 16-bit length",
+       frame(kOpPing, Bytes(125, 'x'), FrameOpts().setEnc(LenEnc::k16))},
   };
   for (const Case& c : cases) {
     size_t worst = 0;
@@ -910,7 +954,8 @@ TEST(DecoderTest, StopAfterControl) {
   const DecodeResult r = decode(st, buf, {}, rec);
   EXPECT_TRUE(r.stopped);
   EXPECT_EQ(r.consumed, p.size() + c.size());
-  EXPECT_EQ(rec.events, (std::vector<Event>{ctl(Opcode::kPing, 0, "hi"), ctl(Opcode::kClose, 1000, "")}));
+  EXPECT_EQ(rec.events,
+            (std::vector<Event>{ctl(Opcode::kPing, 0, "hi"), ctl(Opcode::kClose, 1000, "")}));
 }
 
 TEST(DecoderTest, StopOnAPartialPiece) {
@@ -982,8 +1027,9 @@ namespace {
 // While discarding, a frame longer than 32 bits can track leaves nothing parseable behind
 // it: the rest of the stream is dropped, even a Close that follows.
 TEST(DecoderTest, DiscardingPastAnUntrackableFrameDropsEverything) {
-  Bytes stream = concat({frame(kOpBinary, Bytes(8, 'x'), FrameOpts().setDeclared(uint64_t{1} << 40)),
-                         Bytes(64, 'y'), closeFrame(1000, "")});
+  Bytes stream =
+      concat({frame(kOpBinary, Bytes(8, 'x'), FrameOpts().setDeclared(uint64_t{1} << 40)),
+              Bytes(64, 'y'), closeFrame(1000, "")});
   Recorder rec;
   DecoderState st;
   st.startDiscarding();

@@ -40,8 +40,8 @@ TEST(EncoderTest, HeaderOpcodesFinSetNoMask) {
   EXPECT_EQ(header(Opcode::kClose, 2), (Bytes{0x88, 0x02}));
   EXPECT_EQ(header(Opcode::kPing, 0), (Bytes{0x89, 0x00}));
   EXPECT_EQ(header(Opcode::kPong, 125), (Bytes{0x8A, 0x7D}));
-  for (uint64_t len : {uint64_t{0}, uint64_t{125}, uint64_t{126}, uint64_t{65535},
-                       uint64_t{65536}, uint64_t{1} << 32}) {
+  for (uint64_t len : {uint64_t{0}, uint64_t{125}, uint64_t{126}, uint64_t{65535}, uint64_t{65536},
+                       uint64_t{1} << 32}) {
     const Bytes h = header(Opcode::kBinary, len);
     ASSERT_GE(h.size(), 2u);
     EXPECT_EQ(h[0] & 0x80, 0x80) << "FIN";

@@ -20,8 +20,8 @@ TEST(FrameTest, IsControl) {
 }
 
 TEST(FrameTest, IsKnownOpcodeForAllSixteen) {
-  const bool expected[16] = {true,  true,  true,  false, false, false, false, false,
-                             true,  true,  true,  false, false, false, false, false};
+  const bool expected[16] = {true, true, true, false, false, false, false, false,
+                             true, true, true, false, false, false, false, false};
   for (uint8_t op = 0; op < 16; ++op) {
     EXPECT_EQ(isKnownOpcode(op), expected[op]) << int{op};
   }

@@ -381,8 +381,8 @@ TEST(Utf8Test, FailsFastAtTheFirstInvalidByte) {
 TEST(Utf8Test, LongAsciiRunsWithAnInvalidByteAtEachPosition) {
   for (size_t len : {9u, 16u, 17u, 24u, 31u, 40u}) {
     for (size_t pos = 0; pos <= 20 && pos < len; ++pos) {
-      for (uint8_t bad : {uint8_t{0x80}, uint8_t{0xBF}, uint8_t{0xC0}, uint8_t{0xC1},
-                          uint8_t{0xF5}, uint8_t{0xFF}}) {
+      for (uint8_t bad : {uint8_t{0x80}, uint8_t{0xBF}, uint8_t{0xC0}, uint8_t{0xC1}, uint8_t{0xF5},
+                          uint8_t{0xFF}}) {
         Bytes s(len, 'a');
         s[pos] = bad;
         EXPECT_FALSE(Utf8Validator::isValid(s)) << len << " " << pos << " " << hex(s);

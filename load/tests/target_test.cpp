@@ -51,7 +51,14 @@ TEST(TargetTest, LoopbackIsAllOf127Slash8) {
   EXPECT_FALSE(isLoopback(ip("192.168.1.127")));
 }
 
-TEST(TargetTest, ResolvesNumericAndLocalhost) {
+// A resolver that knows one name, so these tests do not depend on /etc/hosts or DNS.
+std::optional<in_addr> fakeResolver(const std::string& host) {
+  if (host == "millionws.test") return ip("127.0.0.9");
+  if (host == "remote.test") return ip("10.9.8.7");
+  return std::nullopt;
+}
+
+TEST(TargetTest, ResolvesDottedQuadsWithoutNameService) {
   std::string error;
   auto t = resolveTarget("ws://127.0.0.2:9000/echo", &error);
   ASSERT_TRUE(t) << error;
@@ -59,14 +66,30 @@ TEST(TargetTest, ResolvesNumericAndLocalhost) {
   EXPECT_EQ(ntohs(t->address.sin_port), 9000);
   EXPECT_EQ(t->host_header, "127.0.0.2:9000");
 
-  t = resolveTarget("ws://localhost/", &error);
-  ASSERT_TRUE(t) << error;
-  EXPECT_TRUE(isLoopback(t->address.sin_addr));
-  EXPECT_EQ(t->host_header, "localhost");
-
   t = resolveTarget("ws://10.1.2.3:80/", &error);
   ASSERT_TRUE(t) << error;
   EXPECT_FALSE(isLoopback(t->address.sin_addr));
+  EXPECT_EQ(t->host_header, "10.1.2.3");
+}
+
+TEST(TargetTest, ResolvesNamesThroughTheGivenResolver) {
+  std::string error;
+  auto t = resolveTarget("ws://millionws.test:8080/echo", &error, fakeResolver);
+  ASSERT_TRUE(t) << error;
+  EXPECT_EQ(t->address.sin_addr.s_addr, ip("127.0.0.9").s_addr);
+  EXPECT_EQ(ntohs(t->address.sin_port), 8080);
+  EXPECT_EQ(t->host_header, "millionws.test:8080");
+
+  t = resolveTarget("ws://remote.test/", &error, fakeResolver);
+  ASSERT_TRUE(t) << error;
+  EXPECT_FALSE(isLoopback(t->address.sin_addr));
+  EXPECT_EQ(t->host_header, "remote.test");
+}
+
+TEST(TargetTest, NameWithoutAnAddressIsAnError) {
+  std::string error;
+  EXPECT_FALSE(resolveTarget("ws://nowhere.test/", &error, fakeResolver));
+  EXPECT_EQ(error, "cannot resolve nowhere.test to an IPv4 address");
 }
 
 }  // namespace

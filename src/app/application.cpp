@@ -1,12 +1,11 @@
-#include "mws/server/server.h"
+#include "mws/app/application.h"
 
 #include <pthread.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <cstring>
@@ -22,7 +21,11 @@
 #include "mws/server/shared_state.h"
 #include "mws/server/worker.h"
 
-namespace mws::server {
+namespace mws::app {
+
+using server::Phase;
+using server::SharedState;
+using server::Worker;
 
 namespace {
 
@@ -33,12 +36,14 @@ constexpr uint64_t kReservedFdsPerReactor = 3;
 
 rlim_t raiseDescriptorLimit() {
   rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) throw std::system_error(errno, std::generic_category(), "getrlimit");
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    throw std::system_error(errno, std::generic_category(), "getrlimit");
   if (lim.rlim_cur < lim.rlim_max) {
     const rlim_t before = lim.rlim_cur;
     lim.rlim_cur = lim.rlim_max;
     if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) {
-      spdlog::warn("could not raise the descriptor limit from {}: {}", before, std::strerror(errno));
+      spdlog::warn("could not raise the descriptor limit from {}: {}", before,
+                   std::strerror(errno));
       lim.rlim_cur = before;
     }
   }
@@ -47,9 +52,10 @@ rlim_t raiseDescriptorLimit() {
 
 }  // namespace
 
-int Server::run() {
+int Application::run() {
   const rlim_t fd_limit = raiseDescriptorLimit();
-  const unsigned threads = config_.threads ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads =
+      config_.threads ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
   const uint64_t reserved = kReservedFdsBase + kReservedFdsPerReactor * threads;
   const uint64_t fd_room = fd_limit > reserved ? fd_limit - reserved : 1;
   SharedState shared;
@@ -60,15 +66,16 @@ int Server::run() {
                  shared.max_websockets, fd_limit, fd_room);
   }
   spdlog::info("config: {}", config_.describe());
-  spdlog::info("descriptor limit {}: room for {} connections; serving at most {}", fd_limit, fd_room,
-               shared.max_websockets);
+  spdlog::info("descriptor limit {}: room for {} connections; serving at most {}", fd_limit,
+               fd_room, shared.max_websockets);
 
   // Signals are taken synchronously by this thread only; reactors never see them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
-  if (pthread_sigmask(SIG_BLOCK, &signals, nullptr) != 0) throw std::runtime_error("pthread_sigmask");
+  if (pthread_sigmask(SIG_BLOCK, &signals, nullptr) != 0)
+    throw std::runtime_error("pthread_sigmask");
   ::signal(SIGPIPE, SIG_IGN);  // a write to a reset socket must fail with EPIPE, not kill us
 
   net::Endpoint endpoint;
@@ -96,7 +103,8 @@ int Server::run() {
   const auto capacity = static_cast<uint32_t>(std::min<uint64_t>(fd_limit, 0x7FFFFFFF));
   std::vector<std::unique_ptr<Worker>> workers;
   for (unsigned i = 0; i < threads; ++i) {
-    workers.push_back(std::make_unique<Worker>(config_, i, std::move(listeners[i]), shared, capacity));
+    workers.push_back(
+        std::make_unique<Worker>(config_, i, std::move(listeners[i]), shared, capacity));
   }
   std::unique_ptr<admin::AdminServer> admin;
   if (config_.admin_port) {
@@ -104,7 +112,8 @@ int Server::run() {
     for (auto& w : workers) views.push_back({&w->stats(), &w->poolStats()});
     admin = std::make_unique<admin::AdminServer>(config_.admin_bind, config_.admin_port,
                                                  std::move(views), shared);
-    spdlog::info("admin endpoints /health and /metrics on {}:{}", config_.admin_bind, admin->port());
+    spdlog::info("admin endpoints /health and /metrics on {}:{}", config_.admin_bind,
+                 admin->port());
   }
   std::vector<std::thread> threads_running;
   for (auto& w : workers) threads_running.emplace_back([&w] { w->run(); });
@@ -121,8 +130,9 @@ int Server::run() {
       std::_Exit(1);
     }
     draining = true;
-    spdlog::info("{}: draining {} connections for up to {} ms", sig == SIGINT ? "SIGINT" : "SIGTERM",
-                 shared.open_websockets.load(), config_.drain_timeout.count());
+    spdlog::info("{}: draining {} connections for up to {} ms",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM", shared.open_websockets.load(),
+                 config_.drain_timeout.count());
     shared.phase.store(Phase::kDraining);
     const uint64_t one = 1;
     if (::write(shared.wake_fd, &one, sizeof(one)) != sizeof(one)) {
@@ -135,4 +145,4 @@ int Server::run() {
   return 0;
 }
 
-}  // namespace mws::server
+}  // namespace mws::app

@@ -1,10 +1,9 @@
 #include "mws/load/shared_control.h"
 
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 namespace mws::load {
 namespace {

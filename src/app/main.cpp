@@ -3,16 +3,16 @@
 
 #include <exception>
 
+#include "mws/app/application.h"
 #include "mws/server/config.h"
 #include "mws/server/logging.h"
-#include "mws/server/server.h"
 
 int main(int argc, char** argv) {
   mws::server::Config config;
   if (auto code = config.parse(argc, argv)) return *code;
   mws::server::setupLogging(config.log_level, config.log_format);
   try {
-    return mws::server::Server(std::move(config)).run();
+    return mws::app::Application(std::move(config)).run();
   } catch (const std::exception& e) {
     spdlog::critical("start-up failed: {}", e.what());
     return 1;

@@ -29,7 +29,15 @@ struct Target {
   sockaddr_in address{};
 };
 
-std::optional<Target> resolveTarget(std::string_view url, std::string* error);
+// Turns a host name (or dotted quad) into one IPv4 address; nullopt when it has none.
+using Ipv4Resolver = std::optional<in_addr> (*)(const std::string& host);
+
+// The system's resolver: a dotted quad directly, any other name through getaddrinfo(), so the
+// answer depends on /etc/hosts and DNS. Tests inject their own resolver instead.
+std::optional<in_addr> resolveIpv4(const std::string& host);
+
+std::optional<Target> resolveTarget(std::string_view url, std::string* error,
+                                    Ipv4Resolver resolve = resolveIpv4);
 
 // 127.0.0.0/8 (rfc1122#section-3.2.1.3); `address` in network byte order.
 bool isLoopback(in_addr address) noexcept;

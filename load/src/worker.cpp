@@ -14,10 +14,10 @@ constexpr uint64_t kMillis = 1'000'000;
 constexpr uint64_t kSecond = 1'000'000'000;
 // A million connections take 50-70 worker processes on two cores: every wakeup that is not
 // I/O is taken from the ramp itself, so the timers below are as coarse as they can be.
-constexpr uint64_t kMaxWaitNs = 50 * kMillis;       // stop flag and deadline checks
-constexpr uint64_t kBarrierPollNs = 50 * kMillis;   // fallback: the barrier's eventfd wakes us
-constexpr uint64_t kSweepEveryNs = 1 * kSecond;     // handshake timeouts are 10+ seconds long
-constexpr uint64_t kPacingTickNs = 20 * kMillis;    // connects start in small batches
+constexpr uint64_t kMaxWaitNs = 50 * kMillis;      // stop flag and deadline checks
+constexpr uint64_t kBarrierPollNs = 50 * kMillis;  // fallback: the barrier's eventfd wakes us
+constexpr uint64_t kSweepEveryNs = 1 * kSecond;    // handshake timeouts are 10+ seconds long
+constexpr uint64_t kPacingTickNs = 20 * kMillis;   // connects start in small batches
 constexpr uint64_t kEchoDrainNs = 5 * kSecond;
 constexpr uint64_t kVerifyTimeoutNs = 5 * kSecond;
 constexpr uint64_t kCloseWaitNs = 3 * kSecond;
