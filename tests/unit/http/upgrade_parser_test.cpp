@@ -288,13 +288,5 @@ TEST(UpgradeParserTest, OtherMethodsCaptured) {
   }
 }
 
-TEST(UpgradeParserTest, OnStackToo) {
-  UpgradeParser p(8192);
-  size_t consumed = 0;
-  EXPECT_EQ(feedAll(p, kRequest, consumed), Status::kComplete);
-  EXPECT_EQ(consumed, kRequest.size());
-  expectFields(p.request());
-}
-
 }  // namespace
 }  // namespace mws::http

@@ -8,11 +8,6 @@
 namespace mws::server {
 namespace {
 
-TEST(ConnectionSlabTest, ConnectionIs48Bytes) {
-  EXPECT_EQ(sizeof(Connection), 48u);
-  EXPECT_EQ(sizeof(ws::DecoderState), 16u);
-}
-
 TEST(ConnectionSlabTest, FreshRecords) {
   ConnectionSlab slab(8);
   EXPECT_EQ(slab.capacity(), 8u);

@@ -27,22 +27,6 @@ TEST(FrameTest, IsKnownOpcodeForAllSixteen) {
   }
 }
 
-TEST(FrameTest, OpcodeValues) {
-  EXPECT_EQ(static_cast<uint8_t>(Opcode::kContinuation), 0x0);
-  EXPECT_EQ(static_cast<uint8_t>(Opcode::kText), 0x1);
-  EXPECT_EQ(static_cast<uint8_t>(Opcode::kBinary), 0x2);
-  EXPECT_EQ(static_cast<uint8_t>(Opcode::kClose), 0x8);
-  EXPECT_EQ(static_cast<uint8_t>(Opcode::kPing), 0x9);
-  EXPECT_EQ(static_cast<uint8_t>(Opcode::kPong), 0xA);
-}
-
-TEST(FrameTest, Limits) {
-  EXPECT_EQ(kMaxClientHeaderBytes, 14u);
-  EXPECT_EQ(kMaxServerHeaderBytes, 10u);
-  EXPECT_EQ(kMaxControlPayload, 125u);
-  EXPECT_EQ(kMaxClientControlFrame, 131u);
-}
-
 TEST(FrameTest, IsValidCloseCodeForEveryCodeUpTo5100) {
   int valid = 0;
   for (uint32_t code = 0; code <= 5100; ++code) {
