@@ -26,8 +26,13 @@ unit preset="release": (build preset)
     ./build/{{preset}}/tests/mws_unit
     ./build/{{preset}}/load/tests/mws_load_unit
 
-# The builds users and packagers make: plain CMake Release (-O3) and clang, warnings as errors
+# The builds users and packagers make: plain CMake Release (-O3) and clang, warnings as errors;
+# `cmake --install` puts exactly the two binaries under bin/
 builds: (build "plain-release") (build "clang")
+    d=$(mktemp -d) && cmake --install build/plain-release --prefix "$d" >/dev/null && \
+      got=$(cd "$d" && find . -type f | sort | tr '\n' ' ') && rm -rf "$d" && \
+      if [ "$got" != "./bin/millionws ./bin/millionws-load " ]; then \
+        echo "cmake --install installed: $got (expected bin/millionws bin/millionws-load)" >&2; exit 1; fi
 
 # Static checks: formatting, include direction, shell scripts
 lint: fmt-check layers
