@@ -25,7 +25,6 @@ MWS_ENGINE_DIR=${MWS_ENGINE_DIR:-$MWS_CACHE_DIR/engine}
 MWS_ENGINE_RUN=${MWS_ENGINE_RUN:-/run/millionws-engine}
 MWS_ENGINE_SOCK=$MWS_ENGINE_RUN/docker.sock
 MWS_ENGINE_PIDFILE=$MWS_ENGINE_RUN/dockerd.pid
-MWS_BASE_TAR=$MWS_CACHE_DIR/debian-bookworm-minbase.tar
 
 log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -87,7 +86,16 @@ engine_stop() {
   rm -f "$MWS_ENGINE_PIDFILE" "$MWS_ENGINE_SOCK"
 }
 
-# debootstrap'd minbase bookworm as a tarball, made once (1-3 minutes) and kept in the cache.
+# Bump when the stand-in's recipe changes: the tarball's name and the imported image's label
+# carry it, so a cache made by an older recipe is rebuilt instead of reused.
+MWS_BASE_VERSION=slim-2
+MWS_BASE_TAR=$MWS_CACHE_DIR/debian-bookworm-$MWS_BASE_VERSION.tar
+
+# debootstrap'd minbase bookworm, slimmed like the official debian:bookworm-slim (the same
+# dpkg path-excludes and apt cleaning that debuerreotype applies), as a tarball made once
+# (1-3 minutes) and kept in the cache. Without the slimming the stand-in would carry ~42 MB
+# of locales, docs and man pages that the real base does not, and the image size we report
+# would be wrong.
 base_tar_ensure() {
   if [ -s "$MWS_BASE_TAR" ]; then return 0; fi
   command -v debootstrap >/dev/null || die "debootstrap is missing (bash tools/setup.sh installs it)"
@@ -97,20 +105,47 @@ base_tar_ensure() {
   log "making the debian:bookworm-slim stand-in with debootstrap (once; cached in $MWS_BASE_TAR)"
   debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >"$MWS_CACHE_DIR/debootstrap.log" 2>&1 ||
     { tail -n 20 "$MWS_CACHE_DIR/debootstrap.log" >&2; die "debootstrap failed"; }
-  # Like the official slim image: no package lists or apt cache in the base layer.
+  cat >"$rootfs/etc/dpkg/dpkg.cfg.d/docker" <<'CFG'
+# Like debian:bookworm-slim: no docs (copyright files kept), man pages, info or locales.
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+path-exclude /usr/share/man/*
+CFG
+  cat >"$rootfs/etc/apt/apt.conf.d/docker-clean" <<'CFG'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+CFG
+  printf 'Acquire::Languages "none";\n' >"$rootfs/etc/apt/apt.conf.d/docker-no-languages"
+  find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+  find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete
+  rm -rf "$rootfs"/usr/share/groff/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/linda/* \
+    "$rootfs"/usr/share/lintian/* "$rootfs"/usr/share/man/*
+  find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb
   tar --numeric-owner -C "$rootfs" -cf "$MWS_BASE_TAR.partial" .
   mv "$MWS_BASE_TAR.partial" "$MWS_BASE_TAR"
   rm -rf "$rootfs"
 }
 
-# Both tags the Dockerfile may name resolve to the same local minbase root, so the Dockerfile
-# itself stays the one a machine with Docker Hub access would build.
+# Both tags the Dockerfile may name resolve to the same local root, so the Dockerfile itself
+# stays the one a machine with Docker Hub access builds. An image imported from an older
+# recipe (other label) is replaced.
 base_image_ensure() {
-  if mws_docker image inspect debian:bookworm-slim >/dev/null 2>&1; then return 0; fi
+  local have
+  have=$(mws_docker image inspect --format '{{ index .Config.Labels "org.millionws.stand-in" }}' debian:bookworm-slim 2>/dev/null || true)
+  if [ "$have" = "$MWS_BASE_VERSION" ]; then return 0; fi
   base_tar_ensure
   log "importing $MWS_BASE_TAR as debian:bookworm-slim"
-  mws_docker import --change 'CMD ["bash"]' "$MWS_BASE_TAR" debian:bookworm-slim >/dev/null
+  mws_docker import --change 'CMD ["bash"]' --change "LABEL org.millionws.stand-in=$MWS_BASE_VERSION" \
+    "$MWS_BASE_TAR" debian:bookworm-slim >/dev/null
   mws_docker tag debian:bookworm-slim debian:bookworm
 }
 
