@@ -260,3 +260,11 @@ test("README durations and preStop pauses parse as the server and kubelet read t
   assert.equal(preStopSeconds({ lifecycle: { preStop: { sleep: { seconds: 20 } } } }), 20);
   assert.equal(preStopSeconds({ lifecycle: { preStop: { exec: { command: ["/bin/true"] } } } }), null);
 });
+
+test("--unchecked-kind lists a custom resource as not schema-checked instead of failing", () => {
+  const objs = [{ apiVersion: "locust.io/v1", kind: "LocustTest", metadata: { name: "t" }, spec: { workerReplicas: 2 } }];
+  assert.match(checkObjects(JSON.parse(JSON.stringify(objs)), {}).join("\n"), /no schema for locust.io\/v1 LocustTest/);
+  const notes = [];
+  assert.deepEqual(checkObjects(objs, { uncheckedKinds: ["locust.io/v1/LocustTest"], notes }), []);
+  assert.match(notes.join("\n"), /LocustTest not schema-checked/);
+});
