@@ -2,11 +2,25 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
+#include "mws/load/shard.h"
 #include "mws/load/source_addresses.h"
 
 namespace mws::load {
+
+namespace {
+
+// A start time further ahead than this is a mistake (milliseconds, or a date typed wrong), not
+// a plan: refuse it rather than sleep for days.
+constexpr double kMaxStartAheadSeconds = 24 * 3600;
+
+double unixNow() noexcept {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
 
 const char* echoModeName(EchoMode mode) noexcept {
   switch (mode) {
@@ -27,7 +41,8 @@ std::optional<int> LoadConfig::parse(int argc, char** argv) {
   std::string type_text = "binary";
 
   app.add_option("--url", url, "target, ws://host[:port][/path]")->required();
-  app.add_option("--connections", connections, "connections in total, across all procs")
+  app.add_option("--connections", connections,
+                 "connections in total, across all procs (and shards)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{100'000'000}))
       ->capture_default_str();
   app.add_option("--procs", procs, "worker processes; each gets connections/procs")
@@ -77,6 +92,19 @@ std::optional<int> LoadConfig::parse(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--allow-remote", allow_remote, "allow targets outside 127.0.0.0/8");
   app.add_flag("--quiet", quiet, "no progress line");
+  app.add_option("--shard-count", shard_count,
+                 "processes (pods) sharing this run; the totals above are the whole run's")
+      ->check(CLI::Range(1u, 1'000'000u))
+      ->capture_default_str();
+  app.add_option("--shard-index", shard_index,
+                 "this process's part, 0 .. shard-count - 1; it takes that even share")
+      ->capture_default_str();
+  app.add_option("--start-at", start_at_unix,
+                 "wait until this wall-clock time (seconds since the epoch, as `date +%s`) "
+                 "before the ramp, so that shards start together; a time passed starts at once")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--histograms", histograms,
+               "add the raw latency histograms to the summary (for merging shards)");
 
   try {
     app.parse(argc, argv);
@@ -106,9 +134,28 @@ std::optional<int> LoadConfig::parse(int argc, char** argv) {
                  url.c_str());
     return 2;
   }
+  if (shard_index >= shard_count) {
+    std::fprintf(stderr, "millionws-load: --shard-index %u is not below --shard-count %u\n",
+                 shard_index, shard_count);
+    return 2;
+  }
+  if (start_at_unix > unixNow() + kMaxStartAheadSeconds) {
+    std::fprintf(stderr,
+                 "millionws-load: --start-at %.3f is more than a day ahead (seconds since the "
+                 "epoch expected)\n",
+                 start_at_unix);
+    return 2;
+  }
   // More echo or verify connections than connections just means all of them.
   echo_connections = std::min(echo_connections, connections);
   verify_sample = std::min(verify_sample, connections);
+  connections_total = connections;
+  const ShardShare share = shardShare(*this, shard_index, shard_count);
+  connections = share.connections;
+  echo_connections = share.echo_connections;
+  verify_sample = share.verify_sample;
+  rate = share.rate;
+  echo_rate = share.echo_rate;
   return std::nullopt;
 }
 

@@ -4,28 +4,20 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "mws/load/client_socket.h"
 #include "mws/load/load_config.h"
+#include "mws/load/port_budget.h"
 #include "mws/load/supervisor.h"
 
 namespace {
 
-// connect() prefers even ports and scans all of them before it tries an odd one,
-// so past half the range every connect from a source address slows down badly
-// (measured: 16K/s falls to ~250/s), and past the whole range it fails.
 void warnAboutPorts(const mws::load::LoadConfig& config) {
-  if (!mws::load::isLoopback(config.target.address.sin_addr)) return;
-  const uint64_t ports = mws::load::ephemeralPortCount();
-  if (ports == 0) return;
-  const uint64_t per_source = (config.connections + config.source_ips - 1) / config.source_ips;
-  if (per_source * 2 <= ports) return;
-  std::fprintf(stderr,
-               "millionws-load: warning: %llu connections per source address against %llu "
-               "ephemeral ports: the ramp slows past half of them%s; --source-ips %llu avoids it\n",
-               static_cast<unsigned long long>(per_source), static_cast<unsigned long long>(ports),
-               per_source > ports ? " and connections fail past all of them" : "",
-               static_cast<unsigned long long>((config.connections * 2 + ports - 1) / ports));
+  const std::string warning = mws::load::portBudgetWarning(
+      config.connections, config.source_ips, mws::load::isLoopback(config.target.address.sin_addr),
+      mws::load::ephemeralPortCount());
+  if (!warning.empty()) std::fprintf(stderr, "%s\n", warning.c_str());
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 #include "mws/load/summary.h"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+
+#include "mws/load/histogram_json.h"
 
 namespace mws::load {
 
@@ -23,7 +26,7 @@ Json percentilesMs(const Histogram& h) {
 
 }  // namespace
 
-std::string renderSummary(const LoadConfig& config, const WorkerReport& r) {
+std::string renderSummary(const LoadConfig& config, const WorkerReport& r, const RunInfo& run) {
   Json reasons = Json::object();
   for (size_t i = 0; i < r.failed_by_reason.size(); ++i) {
     if (r.failed_by_reason[i] != 0) {
@@ -34,9 +37,23 @@ std::string renderSummary(const LoadConfig& config, const WorkerReport& r) {
       r.ramp_seconds > 0 ? static_cast<double>(r.connected) / r.ramp_seconds : 0.0;
   const double echo_rate =
       r.echo_seconds > 0 ? static_cast<double>(r.echo_received) / r.echo_seconds : 0.0;
-  const Json summary = {
+  // A start time not asked for is null; lateness says how far behind it this shard began.
+  const Json requested_start =
+      config.start_at_unix > 0 ? Json(round3(config.start_at_unix)) : Json(nullptr);
+  const double late =
+      config.start_at_unix > 0 ? std::max(0.0, run.started_at_unix - config.start_at_unix) : 0.0;
+  Json summary = {
       {"target", config.url},
       {"procs", config.procs},
+      {"host", run.host},
+      {"shard",
+       {{"index", config.shard_index},
+        {"count", config.shard_count},
+        {"connections_total", config.connections_total}}},
+      {"start",
+       {{"requested_unix", requested_start},
+        {"actual_unix", round3(run.started_at_unix)},
+        {"late_seconds", round3(late)}}},
       {"connections",
        {{"requested", config.connections},
         {"connected", r.connected},
@@ -59,6 +76,13 @@ std::string renderSummary(const LoadConfig& config, const WorkerReport& r) {
       {"verify_sample",
        {{"requested", config.verify_sample}, {"ok", r.verify_ok}, {"failed", r.verify_failed}}},
   };
+  if (config.histograms) {
+    // Percentiles cannot be averaged across pods; buckets can be added (deploy/load/gather.py).
+    summary["histograms"] = {{"unit", "ns"},
+                             {"sub_bits", Histogram::kSubBits},
+                             {"handshake", Json(histogramToJson(r.handshake_ns))},
+                             {"echo_latency", Json(histogramToJson(r.echo_latency_ns))}};
+  }
   return summary.dump();
 }
 

@@ -4,9 +4,12 @@
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -75,6 +78,43 @@ bool writeAll(int fd, const std::string& text) {
     status = 5;
   }
   _exit(status);
+}
+
+double unixNow() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+std::string hostName() {
+  char name[HOST_NAME_MAX + 1] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return "";
+  return name;
+}
+
+// Sleeps until the wall clock reads `unix_seconds` (0: no wait). The pods of one run share
+// wall-clock time (their nodes keep it with NTP), not a monotonic origin, so this is what lets
+// them ramp together. A stop signal ends the wait early.
+void waitForStart(double unix_seconds, bool quiet) {
+  if (unix_seconds <= 0) return;
+  const double ahead = unix_seconds - unixNow();
+  if (ahead <= 0) {
+    // A pod scheduled late (or restarted) starts at once; its summary says how late.
+    if (ahead < -1) {
+      std::fprintf(stderr, "millionws-load: --start-at passed %.1f s ago; starting now\n", -ahead);
+    }
+    return;
+  }
+  if (!quiet) std::fprintf(stderr, "millionws-load: waiting %.1f s for --start-at\n", ahead);
+  const double whole = std::floor(unix_seconds);
+  timespec until{};
+  until.tv_sec = static_cast<time_t>(whole);
+  until.tv_nsec = static_cast<long>((unix_seconds - whole) * 1e9);
+  // No SA_RESTART on our handlers: a signal ends the sleep with EINTR.
+  while (g_signal == 0) {
+    const int rc = clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &until, nullptr);
+    if (rc != EINTR) return;
+  }
 }
 
 void installSignalHandlers() {
@@ -177,9 +217,14 @@ WorkerReport mergeReports(const LoadConfig& config, const std::vector<Child>& ch
 
 int runSupervisor(const LoadConfig& config) {
   SharedControl shared(config.procs);
+  installSignalHandlers();
+  waitForStart(config.start_at_unix, config.quiet);
+  // Stopped while waiting: the workers still run, stop at once and report every connection
+  // as aborted, so the summary says what happened.
+  if (g_signal != 0) shared.requestStop();
+  const RunInfo run{hostName(), unixNow()};
   const uint64_t start = monotonicNanos();
   shared.setStartNs(start);
-  installSignalHandlers();
   std::vector<Child> children(config.procs);
   forkWorkers(config, shared, children);
 
@@ -244,7 +289,7 @@ int runSupervisor(const LoadConfig& config) {
                  static_cast<unsigned long long>(merged.echo_sent),
                  static_cast<unsigned long long>(merged.echo_scheduled));
   }
-  std::printf("%s\n", renderSummary(config, merged).c_str());
+  std::printf("%s\n", renderSummary(config, merged, run).c_str());
   std::fflush(stdout);
   return exitStatusFor(merged);
 }

@@ -3,30 +3,11 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "mws/load/histogram_json.h"
+
 namespace mws::load {
 
-namespace {
-
 using nlohmann::json;
-
-json histogramToJson(const Histogram& h) {
-  json buckets = json::array();
-  for (size_t i = 0; i < Histogram::kBuckets; ++i) {
-    if (h.bucketCount(i) != 0) buckets.push_back({i, h.bucketCount(i)});
-  }
-  return {{"min", h.min()}, {"max", h.max()}, {"buckets", std::move(buckets)}};
-}
-
-Histogram histogramFromJson(const json& j) {
-  Histogram h;
-  for (const json& bucket : j.at("buckets")) {
-    h.addToBucket(bucket.at(0).get<size_t>(), bucket.at(1).get<uint64_t>());
-  }
-  if (h.count() > 0) h.widenRange(j.at("min").get<uint64_t>(), j.at("max").get<uint64_t>());
-  return h;
-}
-
-}  // namespace
 
 const char* failReasonName(FailReason reason) noexcept {
   switch (reason) {

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mws/load/histogram_json.h"
+
 namespace mws::load {
 namespace {
 
@@ -36,8 +38,10 @@ WorkerReport report() {
   return r;
 }
 
+RunInfo run() { return RunInfo{"load-7", 1'700'000'000.25}; }
+
 TEST(SummaryTest, HasTheDocumentedShape) {
-  const auto j = nlohmann::json::parse(renderSummary(config(), report()));
+  const auto j = nlohmann::json::parse(renderSummary(config(), report(), run()));
   EXPECT_EQ(j["target"], "ws://127.0.0.1:8080/echo");
   EXPECT_EQ(j["procs"], 2);
   for (const char* key :
@@ -64,12 +68,50 @@ TEST(SummaryTest, HasTheDocumentedShape) {
   EXPECT_EQ(j["verify_sample"]["failed"], 0);
 }
 
+TEST(SummaryTest, LabelsTheShardHostAndStart) {
+  const auto plain = nlohmann::json::parse(renderSummary(config(), report(), run()));
+  EXPECT_EQ(plain["host"], "load-7");
+  EXPECT_EQ(plain["shard"], nlohmann::json({{"index", 0}, {"count", 1}, {"connections_total", 0}}));
+  EXPECT_TRUE(plain["start"]["requested_unix"].is_null());
+  EXPECT_DOUBLE_EQ(plain["start"]["actual_unix"].get<double>(), 1'700'000'000.25);
+  EXPECT_DOUBLE_EQ(plain["start"]["late_seconds"].get<double>(), 0.0);
+  EXPECT_FALSE(plain.contains("histograms"));
+
+  LoadConfig c = config();
+  c.shard_index = 3;
+  c.shard_count = 8;
+  c.connections_total = 800;
+  c.start_at_unix = 1'700'000'000.0;
+  const auto j = nlohmann::json::parse(renderSummary(c, report(), run()));
+  EXPECT_EQ(j["shard"], nlohmann::json({{"index", 3}, {"count", 8}, {"connections_total", 800}}));
+  EXPECT_DOUBLE_EQ(j["start"]["requested_unix"].get<double>(), 1'700'000'000.0);
+  EXPECT_DOUBLE_EQ(j["start"]["late_seconds"].get<double>(), 0.25);
+}
+
+TEST(SummaryTest, HistogramsOnRequestRoundTrip) {
+  WorkerReport r = report();
+  for (uint64_t v = 1; v <= 5000; ++v) r.echo_latency_ns.record(v * 997);
+  LoadConfig c = config();
+  c.histograms = true;
+  const auto j = nlohmann::json::parse(renderSummary(c, r, run()));
+  const auto& h = j["histograms"];
+  EXPECT_EQ(h["unit"], "ns");
+  EXPECT_EQ(h["sub_bits"], Histogram::kSubBits);
+  const Histogram echo = histogramFromJson(h["echo_latency"]);
+  const Histogram handshake = histogramFromJson(h["handshake"]);
+  EXPECT_EQ(echo.count(), r.echo_latency_ns.count());
+  EXPECT_EQ(handshake.count(), 1u);
+  for (double q : {0.5, 0.9, 0.99, 0.999, 1.0}) {
+    EXPECT_EQ(echo.percentile(q), r.echo_latency_ns.percentile(q)) << q;
+  }
+}
+
 TEST(SummaryTest, FailureReasonsByName) {
   WorkerReport r = report();
   r.connected = 97;
   r.addFailure(FailReason::kTimeout, 2);
   r.addFailure(FailReason::kBadAcceptKey, 1);
-  const auto j = nlohmann::json::parse(renderSummary(config(), r));
+  const auto j = nlohmann::json::parse(renderSummary(config(), r, run()));
   EXPECT_EQ(j["connections"]["failed"], 3);
   EXPECT_EQ(j["connections"]["failed_by_reason"]["timeout"], 2);
   EXPECT_EQ(j["connections"]["failed_by_reason"]["bad_accept_key"], 1);

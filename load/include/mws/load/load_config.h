@@ -34,12 +34,19 @@ struct LoadConfig {
   double deadline_seconds = 600;
   bool allow_remote = false;
   bool quiet = false;
+  // One of shard_count processes making one run (deploy/load's Indexed Job): connections,
+  // echo connections, verify sample and rates above are this shard's share after parse().
+  uint32_t shard_index = 0;
+  uint32_t shard_count = 1;
+  uint64_t connections_total = 0;  // --connections as given: the whole run's
+  double start_at_unix = 0;        // wall-clock start (seconds since the epoch); 0: at once
+  bool histograms = false;         // raw histograms in the summary, for deploy/load/gather.py
 
   Target target;  // resolved from url by parse()
 
-  // Parses argv and resolves the target. Returns the exit status to stop with
-  // (0 after --help, 2 for usage errors, including a non-loopback target without
-  // --allow-remote), or nullopt to run.
+  // Parses argv, resolves the target and narrows the totals to this shard. Returns the exit
+  // status to stop with (0 after --help, 2 for usage errors, including a non-loopback target
+  // without --allow-remote), or nullopt to run.
   std::optional<int> parse(int argc, char** argv);
 };
 
