@@ -8,14 +8,16 @@
 # container and the engine it started are stopped by id and pid on every exit path. The
 # engine's image store and the debootstrap'd base stay cached for the next run.
 #
-# Environment: MWS_IMAGE_CONTEXT (build context, default the repository root),
-# MWS_IMAGE_TAG (default millionws:check), MILLIONWS_CACHE_DIR (default /var/cache/millionws).
+# Environment: MWS_IMAGE_CONTEXT (build context, default the repository root), MWS_DOCKERFILE
+# (default the repository's), MWS_IMAGE_TAG (default millionws:check), MILLIONWS_CACHE_DIR
+# (default /var/cache/millionws).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tools/container/lib.sh
 source "$repo/tools/container/lib.sh"
 
 context=${MWS_IMAGE_CONTEXT:-$repo}
+dockerfile=${MWS_DOCKERFILE:-$repo/Dockerfile}
 image=${MWS_IMAGE_TAG:-millionws:check}
 
 [ "$(id -u)" -eq 0 ] || die "needs root: it starts its own dockerd"
@@ -55,7 +57,7 @@ log "building $image from $context (log: $MWS_CACHE_DIR/image-build.log)"
 build_start=$(date +%s)
 # --network host: the engine has no bridge, so RUN steps (apt-get) use the host's network.
 if ! DOCKER_BUILDKIT=1 mws_docker build --network host --progress plain \
-  -f "$repo/Dockerfile" -t "$image" "$context" >"$MWS_CACHE_DIR/image-build.log" 2>&1; then
+  -f "$dockerfile" -t "$image" "$context" >"$MWS_CACHE_DIR/image-build.log" 2>&1; then
   tail -n 60 "$MWS_CACHE_DIR/image-build.log" >&2
   fail "docker build"
 fi
