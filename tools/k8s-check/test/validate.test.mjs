@@ -268,3 +268,30 @@ test("--unchecked-kind lists a custom resource as not schema-checked instead of 
   assert.deepEqual(checkObjects(objs, { uncheckedKinds: ["locust.io/v1/LocustTest"], notes }), []);
   assert.match(notes.join("\n"), /LocustTest not schema-checked/);
 });
+
+test("an extra field is caught in every typed object of the real render, at every depth", () => {
+  // Maps (free keys by design) are the only objects allowed to take any key.
+  const maps = /\/(labels|annotations|matchLabels|nodeSelector|limits|requests)$|^\/spec\/selector$/;
+  const objs = fresh();
+  let tried = 0;
+  objs.forEach((obj, n) => {
+    const paths = [];
+    const walk = (v, p) => {
+      if (Array.isArray(v)) return v.forEach((x, i) => walk(x, `${p}/${i}`));
+      if (v === null || typeof v !== "object") return;
+      if (!(obj.kind === "Service" ? maps.test(p) : maps.test(p) && p !== "/spec/selector")) paths.push(p);
+      for (const [k, x] of Object.entries(v)) walk(x, `${p}/${k}`);
+    };
+    walk(obj, "");
+    for (const p of paths) {
+      const copy = fresh();
+      const target = p.split("/").slice(1).reduce((o, k) => o[k], copy[n]);
+      target.zzzMisspelled = 1;
+      const problems = checkObjects(copy, serverOptions());
+      assert.ok(problems.some((x) => x.includes(`${p}/zzzMisspelled: unknown field`)), `${obj.kind} ${p}: extra field not caught:\n${problems.join("\n")}`);
+      tried++;
+    }
+  });
+  assert.ok(tried > 60, `only ${tried} objects tried`);
+  console.log(`extra field caught in each of ${tried} typed objects`);
+});
