@@ -15,7 +15,7 @@ import path from "node:path";
 import fs from "node:fs";
 import { parse } from "@cdktf/hcl2json";
 import { podTemplate } from "./cross.mjs";
-import { isServer, quantity } from "./millionws.mjs";
+import { isServer, quantity, SAFE_SYSCTLS } from "./millionws.mjs";
 
 // vCPUs and GiB of the fixed-performance families the docs consider (AWS instance type specs).
 const VCPUS = { large: 2, xlarge: 4, "2xlarge": 8, "4xlarge": 16, "8xlarge": 32, "12xlarge": 48, "16xlarge": 64 };
@@ -71,9 +71,8 @@ export async function consistencyCheck(objs, modules, tree) {
         p.push(`Deployment ${w.metadata.name}: does not tolerate the server nodes' taint ${key}=${value}`);
       }
     }
-    const safe = new Set(["net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "kernel.shm_rmid_forced", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start"]);
     for (const s of spec.securityContext?.sysctls ?? []) {
-      if (!safe.has(s.name) && !allowed.includes(s.name)) p.push(`Deployment ${w.metadata.name}: sysctl ${s.name} is not in server_allowed_unsafe_sysctls (${allowed.join(", ")})`);
+      if (!SAFE_SYSCTLS.has(s.name) && !allowed.includes(s.name)) p.push(`Deployment ${w.metadata.name}: sysctl ${s.name} is not in server_allowed_unsafe_sysctls (${allowed.join(", ")})`);
     }
 
     // Capacity of the server node groups per cluster.

@@ -30,7 +30,7 @@ export const HEADROOM = 1.25;
 export const NLB_IDLE_TIMEOUT_S = 350;
 
 // Sysctls Kubernetes allows in pods without kubelet flags (safe, namespaced), Kubernetes 1.29+.
-const SAFE_SYSCTLS = new Set([
+export const SAFE_SYSCTLS = new Set([
   "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
   "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports",
   "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
