@@ -42,6 +42,13 @@ lint: fmt-check layers
 layers:
     /usr/bin/python3 tools/check-layers.py
 
+# The README's promise on a brand-new Debian 12 root (debootstrap minbase, Debian's Node.js 18),
+# in its light form: setup, build, unit tests. Uses the committed HEAD; needs root and the
+# workplace's ../shared/tools/fresh-debian12.sh (skipped, saying so, where that is missing).
+fresh-check cmd="bash tools/setup.sh && just unit":
+    if [ -x ../shared/tools/fresh-debian12.sh ]; then ../shared/tools/fresh-debian12.sh '{{cmd}}'; \
+    else echo "SKIP fresh-check: ../shared/tools/fresh-debian12.sh not found"; fi
+
 # Format every C++ source in place
 fmt:
     clang-format -i $(git ls-files '*.h' '*.cpp')
