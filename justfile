@@ -44,10 +44,11 @@ layers:
 
 # The README's promise on a brand-new Debian 12 root (debootstrap minbase, Debian's Node.js 18),
 # in its light form: setup, build, unit tests. Uses the committed HEAD; needs root and the
-# workplace's ../shared/tools/fresh-debian12.sh (skipped, saying so, where that is missing).
+# workplace's fresh-debian12.sh (../shared/tools or /work/shared/tools; skipped, saying so, if absent).
 fresh-check cmd="bash tools/setup.sh && just unit":
-    if [ -x ../shared/tools/fresh-debian12.sh ]; then ../shared/tools/fresh-debian12.sh '{{cmd}}'; \
-    else echo "SKIP fresh-check: ../shared/tools/fresh-debian12.sh not found"; fi
+    for t in ../shared/tools/fresh-debian12.sh /work/shared/tools/fresh-debian12.sh; do \
+      if [ -x "$t" ]; then exec "$t" '{{cmd}}'; fi; done; \
+    echo "SKIP fresh-check: no fresh-debian12.sh in ../shared/tools or /work/shared/tools"
 
 # Format every C++ source in place
 fmt:
