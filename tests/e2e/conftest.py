@@ -199,6 +199,19 @@ class Server:
                     return int(line.split()[1])
         raise AssertionError("no VmRSS for pid %d" % self.pid)
 
+    def open_fds(self):
+        return len(os.listdir("/proc/%d/fd" % self.pid))
+
+    def wait_open_fds(self, count, timeout=10.0):
+        """Waits until the server holds `count` descriptors again: the connections a test
+        closed are released (not just closed on our side)."""
+        deadline = time.monotonic() + timeout
+        while self.open_fds() != count:
+            if time.monotonic() > deadline:
+                raise AssertionError("server holds %d descriptors after %.0fs, expected %d"
+                                     % (self.open_fds(), timeout, count))
+            time.sleep(0.02)
+
     def signal(self, sig):
         if self.alive():
             os.kill(self.pid, sig)

@@ -151,6 +151,7 @@ def test_slow_reader_backpressure_bounds_memory(server_factory):
                                              ":quarantine_size_mb=1:thread_local_quarantine_size_kb=64"
                                              ).lstrip(":")})
     block = os.urandom(MSG_SIZE)
+    idle_fds = s.open_fds()
 
     # warm-up: a well-behaved client pushes some MiB through the server so
     # buffer pools etc. are allocated before the baseline is taken
@@ -160,7 +161,7 @@ def test_slow_reader_backpressure_bounds_memory(server_factory):
             ws.send(wsraw.binary(p))
             ws.expect_message(OP_BINARY, p)
         ws.close_handshake()
-    time.sleep(0.3)
+    s.wait_open_fds(idle_fds)  # the warm-up connection is released, its buffers returned
     baseline = s.rss_kib()
 
     ws = wsraw.open_ws(s.host, s.port, sndbuf=256 * KIB, rcvbuf=256 * KIB)
@@ -220,6 +221,7 @@ def test_slow_reader_abandoned_then_server_recovers(server_factory):
     pending output must not leak or wedge the server."""
     s = server_factory("--max-pending-bytes", "256KiB", "--drain-timeout", "3s")
     block = os.urandom(MSG_SIZE)
+    idle_fds = s.open_fds()
     for round_ in range(3):
         ws = wsraw.open_ws(s.host, s.port, sndbuf=128 * KIB, rcvbuf=128 * KIB)
         ws.sock.setblocking(False)
@@ -238,7 +240,7 @@ def test_slow_reader_abandoned_then_server_recovers(server_factory):
             ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST
         ws.close_socket()
-    time.sleep(0.5)
+    s.wait_open_fds(idle_fds)  # every abandoned connection is released despite its pending output
     with wsraw.open_ws(s.host, s.port) as ws2:
         for i in range(10):
             ws2.echo(OP_BINARY, _payload(i, block))
@@ -343,13 +345,14 @@ def test_ping_flood_without_reading_bounds_memory(server_factory):
         return wsraw.build_frame(wsraw.OP_PING, struct.pack("!Q", i) + filler, mask_key=mask)
 
     # warm-up with a reading client
+    idle_fds = s.open_fds()
     with wsraw.open_ws(s.host, s.port) as w:
         w.send(b"".join(ping_frame(i) for i in range(2000)))
         for i in range(2000):
             f = w.recv_frame()
             assert f.opcode == wsraw.OP_PONG
         w.close_handshake()
-    time.sleep(0.3)
+    s.wait_open_fds(idle_fds)
     baseline = s.rss_kib()
 
     ws = wsraw.open_ws(s.host, s.port, sndbuf=256 * KIB, rcvbuf=256 * KIB)

@@ -20,8 +20,13 @@ def test_sigterm_closes_clients_with_1001_and_exits_0(server_factory):
             ws.echo(OP_TEXT, "client %d" % i)
         # a few clients are in the middle of a fragmented message
         for ws in clients[:5]:
-            ws.send(wsraw.binary(b"partial", fin=False))
-        time.sleep(0.1)
+            ws.send(wsraw.binary(b"partial", fin=False) + wsraw.ping(b"after partial"))
+            # the pong proves the server has read the fragment before the signal (a server
+            # that streams its echo may send the fragment back first)
+            f = ws.recv_frame(timeout=5)
+            while f.opcode == OP_BINARY and not f.fin:
+                f = ws.recv_frame(timeout=5)
+            assert (f.opcode, f.payload) == (wsraw.OP_PONG, b"after partial"), f
         t0 = time.monotonic()
         s.signal(signal.SIGTERM)
         for i, ws in enumerate(clients):
