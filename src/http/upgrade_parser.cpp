@@ -12,6 +12,27 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) noexcept {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
+// Line breaks llhttp v8.1 lets through and RFC 9112 does not; checked on the raw bytes llhttp
+// took as the request, with the byte before them carried across feeds in `prev`.
+//  - A bare CR: llhttp (loose mode, before the CVE-2023-30589 fix in 8.1.1) ends the header
+//    block at a CR followed by any byte, so "...\n\rHost: ..." would end the request early
+//    and the rest would be read as WebSocket frames. 2.2: "A recipient of such a bare CR MUST
+//    consider that element to be invalid or replace each bare CR with SP"; we reject (400).
+//  - Obsolete line folding (5.2: obs-fold = OWS CRLF RWS), a line that begins with a space
+//    or tab: "A server that receives an obs-fold in a request message ... MUST either reject
+//    the message by sending a 400 (Bad Request) ... or replace each received obs-fold with one
+//    or more SP". llhttp splices the folded line into the value; we reject. The same test
+//    catches whitespace between the request line and the first header (2.2 allows rejecting).
+bool hasBadLineBreak(const char* p, size_t len, char& prev) noexcept {
+  for (size_t i = 0; i < len; ++i) {
+    const char c = p[i];
+    if (prev == '\r' && c != '\n') return true;
+    if (prev == '\n' && (c == ' ' || c == '\t')) return true;
+    prev = c;
+  }
+  return false;
+}
+
 }  // namespace
 
 // llhttp requires the settings to outlive every parser that uses them: one static object.
@@ -33,12 +54,25 @@ const llhttp_settings_t& UpgradeParser::settings() noexcept {
 UpgradeParser::UpgradeParser(size_t max_header_bytes) noexcept
     : max_header_bytes_(max_header_bytes) {
   llhttp_init(&parser_, HTTP_REQUEST, &settings());
+  // llhttp v8 refuses versions other than 0.9, 1.0, 1.1 and 2.0 as malformed, and lets
+  // "HTTP/2.0" through as if it were HTTP/1.x. Any DIGIT "." DIGIT is well-formed (RFC 9112
+  // 2.3); which versions we serve is decided in validate(): 505 for a major version other
+  // than 1, HTTP/1.x above 1.1 treated as 1.1 (RFC 9110 2.5). v8.1 checks the flag but has
+  // no setter for it.
+  parser_.lenient_flags |= LENIENT_VERSION;
   parser_.data = this;
 }
 
 int UpgradeParser::onUrl(llhttp_t* p, const char* at, size_t len) {
-  self(p).request_.target.append(at, len);
-  return 0;
+  UpgradeParser& s = self(p);
+  Slot<512>& target = s.request_.target;
+  const size_t room = sizeof(target.bytes) - target.length;
+  target.append(at, len);
+  if (!target.overflow) return 0;
+  // Longer than we serve: stop at the first byte that did not fit, wherever the reads were
+  // cut; validate() answers 414 (RFC 9110 15.5.15) without waiting for the header block.
+  s.overflow_at_ = at + room;
+  return HPE_USER;
 }
 
 int UpgradeParser::onHeaderField(llhttp_t* p, const char* at, size_t len) {
@@ -114,6 +148,11 @@ int UpgradeParser::onHeadersComplete(llhttp_t* p) {
   s.request_.method = static_cast<uint8_t>(llhttp_get_method(p));
   s.request_.http_major = llhttp_get_http_major(p);
   s.request_.http_minor = llhttp_get_http_minor(p);
+  // A body on the upgrade request would be read as WebSocket frames: what follows the header
+  // block must be frames only. llhttp has already refused an invalid or repeated
+  // Content-Length and one next to Transfer-Encoding (RFC 9112 6.3).
+  s.request_.has_body = (p->flags & F_TRANSFER_ENCODING) != 0 ||
+                        ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > 0);
   s.headers_done_ = true;
   // 2: no body; make llhttp_execute() stop here with HPE_PAUSED_UPGRADE for every
   // request, so what follows the header block is left to the caller.
@@ -125,15 +164,20 @@ UpgradeParser::Status UpgradeParser::feed(std::span<const uint8_t> data,
   consumed = 0;
   const char* begin = reinterpret_cast<const char*>(data.data());
   const llhttp_errno_t err = llhttp_execute(&parser_, begin, data.size());
-  if (err == HPE_PAUSED_UPGRADE && headers_done_) {
-    consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - begin);
+  const bool ended = err == HPE_PAUSED_UPGRADE && headers_done_;
+  const bool target_too_long = err == HPE_USER && request_.target.overflow;
+  if (ended || target_too_long) {
+    const char* end = target_too_long ? overflow_at_ + 1 : llhttp_get_error_pos(&parser_);
+    consumed = static_cast<size_t>(end - begin);
     if (bytes_seen_ + consumed > max_header_bytes_) return Status::kTooLarge;
+    if (hasBadLineBreak(begin, consumed, last_byte_)) return Status::kInvalid;
     return Status::kComplete;
   }
   if (err != HPE_OK) return Status::kInvalid;
   bytes_seen_ += data.size();
   consumed = data.size();
   if (bytes_seen_ > max_header_bytes_) return Status::kTooLarge;
+  if (hasBadLineBreak(begin, data.size(), last_byte_)) return Status::kInvalid;
   return Status::kNeedMore;
 }
 

@@ -294,6 +294,130 @@ def test_max_header_bytes_flag(server_factory):
 
 
 # --------------------------------------------------------------------------
+# request line and message framing (RFC 9112): absolute-form, 414, 505,
+# content on the upgrade request, obsolete line folding
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target", ["http://{host}:{port}/echo", "http://{host}:{port}/echo?x=1",
+                                    "HTTP://example.com/echo", "ws://{host}:{port}/echo"],
+                         ids=["http", "http-query", "scheme-case", "ws"])
+def test_absolute_form_target_upgrades(server, target):
+    # RFC 9112 3.2.2: "A server MUST accept the absolute-form in requests".
+    key = wsraw.make_key()
+    path = target.format(host=server.host, port=server.port)
+    req, _ = wsraw.upgrade_request(headers=_hdrs(server, key=key), path=path)
+    _expect_upgrade(server, req, key)
+
+
+def test_absolute_form_health(server):
+    req = ("GET http://%s:%d/health HTTP/1.1\r\nHost: %s:%d\r\n\r\n"
+           % (server.host, server.port, server.host, server.port)).encode()
+    resp, conn = _send_raw(server, req)
+    with conn:
+        assert resp.status == 200, resp
+
+
+@pytest.mark.parametrize("target", ["http://u@{host}/echo", "ftp://{host}/echo"],
+                         ids=["userinfo", "ftp"])
+def test_absolute_form_invalid_400(server, target):
+    # RFC 9110 4.2.4: userinfo in an http URI is an error; no scheme but http(s)/ws(s) is ours.
+    req, _ = wsraw.upgrade_request(headers=_hdrs(server), path=target.format(host=server.host))
+    _expect_error(server, req, 400)
+
+
+@pytest.mark.parametrize("length", [513, 600, 20000])
+def test_long_target_414(server, length):
+    # RFC 9110 15.5.15: a target longer than the server interprets (512 bytes) gets 414, also
+    # when it is longer than the whole header limit (8 KiB): the target is what is wrong.
+    path = "/echo?" + "q" * (length - len("/echo?"))
+    req, _ = wsraw.upgrade_request(headers=_hdrs(server), path=path)
+    _expect_error(server, req, 414)
+
+
+def test_longest_target_accepted(server):
+    key = wsraw.make_key()
+    path = "/echo?" + "q" * (512 - len("/echo?"))
+    req, _ = wsraw.upgrade_request(headers=_hdrs(server, key=key), path=path)
+    _expect_upgrade(server, req, key)
+
+
+def test_unterminated_long_target_414_at_once(server):
+    # The answer comes as soon as the target is too long, not when the request ends.
+    with RawWS(server.host, server.port) as c:
+        c.send(b"GET /echo?" + b"q" * 600)
+        resp = c.read_http_response(timeout=5)
+        wsraw.check_error_response(resp, c, 414)
+
+
+@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/3.0", "HTTP/0.9"])
+def test_other_major_version_505(server, version):
+    # RFC 9110 15.6.6 / RFC 9112 2.3: 505 refuses the request's major version. An HTTP/2
+    # connection starts with its preface (RFC 9113 3.4) and has no Upgrade (8.2.2), so
+    # "HTTP/2.0" in an HTTP/1 request line is a version this server does not speak.
+    req, _ = wsraw.upgrade_request(headers=_hdrs(server), http_version=version)
+    _expect_error(server, req, 505)
+
+
+def test_higher_minor_version_upgrades(server):
+    # RFC 9110 2.5: a higher minor version of a major version we implement is handled as
+    # the highest minor version we implement (1.1).
+    key = wsraw.make_key()
+    req, _ = wsraw.upgrade_request(headers=_hdrs(server, key=key), http_version="HTTP/1.2")
+    _expect_upgrade(server, req, key)
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_request_content_400(server, framing):
+    # Bytes after the upgrade request are WebSocket frames: content on it would be read as
+    # frames. Here the content is a valid masked text frame, which the old server echoed.
+    body = wsraw.text("smuggled")
+    if framing == "content-length":
+        add, data = [("Content-Length", str(len(body)))], body
+    else:
+        add, data = [("Transfer-Encoding", "chunked")], b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    req, _ = wsraw.upgrade_request(headers=_hdrs(server, add=add))
+    _expect_error(server, req + data, 400)
+
+
+def test_request_content_length_zero_upgrades(server):
+    key = wsraw.make_key()
+    req, _ = wsraw.upgrade_request(headers=_hdrs(server, key=key, add=[("Content-Length", "0")]))
+    _expect_upgrade(server, req, key)
+
+
+@pytest.mark.parametrize("where", ["end-of-headers", "after-request-line", "in-a-header"])
+def test_bare_cr_400(server, where):
+    # RFC 9112 2.2: a bare CR MUST be treated as invalid (or replaced with SP). The llhttp the
+    # server uses (8.1.0) ends the header block at a CR followed by any byte: the old server
+    # upgraded the first request (its last byte taken for the LF) and answered the second
+    # with 200, reading "Host: ..." as what follows the request.
+    if where == "end-of-headers":
+        req, _ = wsraw.upgrade_request(headers=_hdrs(server))
+        req = req[:-2] + b"\rX"
+    elif where == "after-request-line":
+        req = b"GET /health HTTP/1.1\n\rHost: h\r\n\r\n"
+    else:
+        req, _ = wsraw.upgrade_request(headers=_hdrs(server))
+        req = req.replace(b"\r\nUpgrade:", b"\rUpgrade:", 1)
+    _expect_error(server, req, 400)
+
+
+@pytest.mark.parametrize("chunk", [0, 1])
+def test_obsolete_line_folding_400(server, chunk):
+    # RFC 9112 5.2: a server MUST reject obs-fold with 400 (or unfold it). Folded here: the
+    # Connection header, which the old server unfolded into "keep-alive, Upgrade" and upgraded.
+    req, _ = wsraw.upgrade_request(headers=_hdrs(server, drop=("connection",)))
+    req = req.replace(b"\r\n\r\n", b"\r\nConnection: keep-alive,\r\n Upgrade\r\n\r\n")
+    with RawWS(server.host, server.port) as c:
+        if chunk:
+            c.send_slowly(req, chunk=chunk, delay=0.001)
+        else:
+            c.send(req)
+        resp = c.read_http_response(timeout=5)
+        wsraw.check_error_response(resp, c, 400)
+
+
+# --------------------------------------------------------------------------
 # 403 origins
 # --------------------------------------------------------------------------
 

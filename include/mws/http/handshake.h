@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,8 +28,11 @@ using OriginAllowlist = std::span<const std::string>;
 // True if the comma-separated `list` contains `token`, case-insensitively (RFC 9110 5.6.1).
 bool listHasToken(std::string_view list, std::string_view token) noexcept;
 
-// Path part of a request-target ("/echo?x=1" -> "/echo").
-std::string_view targetPath(std::string_view target) noexcept;
+// The path a request-target names, query dropped (RFC 9112 3.2): "/echo?x=1" -> "/echo", and
+// for the absolute-form "http://host:8080/echo?x=1" -> "/echo" ("/" when its path is empty).
+// nullopt for an absolute-form that is not an http, https, ws or wss URI with a host and no
+// userinfo (400). The other forms (asterisk, authority) come back as they are: no path we serve.
+std::optional<std::string_view> targetPath(std::string_view target) noexcept;
 
 Verdict validate(const UpgradeRequest& request, OriginAllowlist allowed_origins) noexcept;
 

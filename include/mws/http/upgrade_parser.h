@@ -37,8 +37,9 @@ struct UpgradeRequest {
   uint8_t http_minor = 0;
   uint8_t host_count = 0;
   uint8_t key_count = 0;
-  Slot<512> target;   // request-target, query included
-  Slot<128> upgrade;  // repeated headers are joined with ","
+  bool has_body = false;  // Content-Length above 0, or any Transfer-Encoding
+  Slot<512> target;       // request-target, query included; longer is 414
+  Slot<128> upgrade;      // repeated headers are joined with ","
   Slot<256> connection;
   Slot<64> key;
   Slot<32> version;
@@ -49,8 +50,10 @@ class UpgradeParser {
  public:
   enum class Status : uint8_t {
     kNeedMore,  // header block not complete yet
-    kComplete,  // request() is ready; bytes after `consumed` are not HTTP
-    kInvalid,   // not a well-formed HTTP/1.x request (400)
+    kComplete,  // request() is ready for validate(): the header block ended, and bytes after
+                // `consumed` are not HTTP; or the request-target outgrew its slot, which
+                // validate() answers with 414 before looking at anything else
+    kInvalid,   // not a well-formed HTTP/1.x request, a bare CR or obsolete line folding (400)
     kTooLarge,  // header block longer than the limit (431)
   };
 
@@ -79,10 +82,12 @@ class UpgradeParser {
   UpgradeRequest request_;
   size_t max_header_bytes_;
   size_t bytes_seen_ = 0;
-  Slot<24> field_name_;  // long enough for every name we look for
+  const char* overflow_at_ = nullptr;  // the first target byte beyond the slot, in this feed
+  Slot<24> field_name_;                // long enough for every name we look for
   Field field_ = Field::kOther;
   bool value_started_ = false;
   bool headers_done_ = false;
+  char last_byte_ = 0;  // of the previous feed: a CR or LF there ends a line in this one
 };
 
 }  // namespace mws::http

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -111,8 +112,60 @@ TEST(HandshakeTest, ValidateTable) {
       {"two keys", request(get, with(goodHeaders(), "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==")),
        Route::kError, 400},
       {"query string", request("GET /echo?x=1 HTTP/1.1", goodHeaders()), Route::kEcho, 101},
+      // RFC 9110 15.5.15: 414, not 404, for a target longer than we interpret.
       {"long target", request("GET /echo?" + std::string(600, 'q') + " HTTP/1.1", goodHeaders()),
+       Route::kError, 414},
+      {"long target on health", request("GET /health?" + std::string(600, 'q') + " HTTP/1.1", {}),
+       Route::kError, 414},
+      {"longest target", request("GET /echo?" + std::string(506, 'q') + " HTTP/1.1", goodHeaders()),
+       Route::kEcho, 101},
+      // RFC 9112 3.2.2: a server MUST accept the absolute-form.
+      {"absolute-form", request("GET http://example.com/echo HTTP/1.1", goodHeaders()),
+       Route::kEcho, 101},
+      {"absolute-form with port and query",
+       request("GET http://example.com:8080/echo?x=1 HTTP/1.1", goodHeaders()), Route::kEcho, 101},
+      {"absolute-form scheme case", request("GET HTTP://example.com/echo HTTP/1.1", goodHeaders()),
+       Route::kEcho, 101},
+      {"absolute-form ws", request("GET ws://example.com/echo HTTP/1.1", goodHeaders()),
+       Route::kEcho, 101},
+      {"absolute-form https", request("GET https://example.com/echo HTTP/1.1", goodHeaders()),
+       Route::kEcho, 101},
+      {"absolute-form IPv6", request("GET http://[::1]:8080/echo HTTP/1.1", goodHeaders()),
+       Route::kEcho, 101},
+      {"absolute-form health", request("GET http://h/health HTTP/1.1", {"Host: h"}), Route::kHealth,
+       200},
+      {"absolute-form empty path is /", request("GET http://h HTTP/1.1", goodHeaders()),
        Route::kError, 404},
+      {"absolute-form other path", request("GET http://h/nope HTTP/1.1", goodHeaders()),
+       Route::kError, 404},
+      {"absolute-form still needs Host",
+       request("GET http://example.com/echo HTTP/1.1", without("Host:")), Route::kError, 400},
+      {"absolute-form other scheme", request("GET ftp://h/echo HTTP/1.1", goodHeaders()),
+       Route::kError, 400},
+      {"absolute-form empty host", request("GET http:///echo HTTP/1.1", goodHeaders()),
+       Route::kError, 400},
+      {"absolute-form port only", request("GET http://:80/echo HTTP/1.1", goodHeaders()),
+       Route::kError, 400},
+      {"absolute-form userinfo", request("GET http://u:p@h/echo HTTP/1.1", goodHeaders()),
+       Route::kError, 400},
+      {"asterisk-form", request("OPTIONS * HTTP/1.1", {"Host: h"}), Route::kError, 404},
+      // RFC 9112 2.3, RFC 9110 15.6.6: a major version other than 1 gets 505.
+      {"HTTP/2.0", request("GET /echo HTTP/2.0", goodHeaders()), Route::kError, 505},
+      {"HTTP/3.0", request("GET /echo HTTP/3.0", goodHeaders()), Route::kError, 505},
+      {"HTTP/0.9", request("GET /echo HTTP/0.9", goodHeaders()), Route::kError, 505},
+      {"health HTTP/2.0", request("GET /health HTTP/2.0", {"Host: h"}), Route::kError, 505},
+      // RFC 9110 2.5: a higher minor version is handled as the highest we implement.
+      {"HTTP/1.2", request("GET /echo HTTP/1.2", goodHeaders()), Route::kEcho, 101},
+      // Bytes after the request are frames: a request with content cannot be upgraded.
+      {"Content-Length", request(get, with(goodHeaders(), "Content-Length: 5")), Route::kError,
+       400},
+      {"Content-Length 0", request(get, with(goodHeaders(), "Content-Length: 0")), Route::kEcho,
+       101},
+      {"Transfer-Encoding", request(get, with(goodHeaders(), "Transfer-Encoding: chunked")),
+       Route::kError, 400},
+      {"POST with content",
+       request("POST /echo HTTP/1.1", with(goodHeaders(), "Content-Length: 5")), Route::kError,
+       405},
   };
   for (const Case& c : cases) {
     const UpgradeRequest r = parse(c.text);
@@ -177,12 +230,36 @@ TEST(HandshakeTest, ListHasToken) {
 }
 
 TEST(HandshakeTest, TargetPath) {
+  const std::optional<std::string_view> invalid;
+  // origin-form
   EXPECT_EQ(targetPath("/echo?x=1"), "/echo");
   EXPECT_EQ(targetPath("/echo"), "/echo");
   EXPECT_EQ(targetPath("/echo?"), "/echo");
   EXPECT_EQ(targetPath("/a?b?c"), "/a");
+  EXPECT_EQ(targetPath("/a:b"), "/a:b");
   EXPECT_EQ(targetPath("?x"), "");
   EXPECT_EQ(targetPath(""), "");
+  // absolute-form (RFC 9112 3.2.2)
+  EXPECT_EQ(targetPath("http://h/echo"), "/echo");
+  EXPECT_EQ(targetPath("http://h:80/echo?x=1"), "/echo");
+  EXPECT_EQ(targetPath("hTTp://h/a/b"), "/a/b");
+  EXPECT_EQ(targetPath("wss://h/echo"), "/echo");
+  EXPECT_EQ(targetPath("http://h"), "/");
+  EXPECT_EQ(targetPath("http://h?x=/echo"), "/");
+  EXPECT_EQ(targetPath("http://[::1]:8080/echo"), "/echo");
+  EXPECT_EQ(targetPath("http:"), invalid);
+  EXPECT_EQ(targetPath("http:/echo"), invalid);
+  EXPECT_EQ(targetPath("http:echo"), invalid);
+  EXPECT_EQ(targetPath("http:///echo"), invalid);
+  EXPECT_EQ(targetPath("http://:8080/echo"), invalid);
+  EXPECT_EQ(targetPath("http://user@h/echo"), invalid);
+  EXPECT_EQ(targetPath("file://h/echo"), invalid);
+  EXPECT_EQ(targetPath("h:443"), invalid);  // authority-form is for CONNECT only (3.2.3)
+  // neither: served by nobody
+  EXPECT_EQ(targetPath("*"), "*");
+  EXPECT_EQ(targetPath("echo"), "echo");
+  EXPECT_EQ(targetPath(":x"), ":x");
+  EXPECT_EQ(targetPath("1http://h/echo"), "1http://h/echo");
 }
 
 TEST(HandshakeTest, RenderSwitchingProtocolsExactBytes) {
@@ -229,8 +306,9 @@ TEST(HandshakeTest, RenderError) {
   for (const ErrCase& c :
        {ErrCase{400, "Bad Request"}, ErrCase{403, "Forbidden"}, ErrCase{404, "Not Found"},
         ErrCase{405, "Method Not Allowed"}, ErrCase{408, "Request Timeout"},
-        ErrCase{426, "Upgrade Required"}, ErrCase{431, "Request Header Fields Too Large"},
-        ErrCase{500, "Internal Server Error"}, ErrCase{503, "Service Unavailable"}}) {
+        ErrCase{414, "URI Too Long"}, ErrCase{426, "Upgrade Required"},
+        ErrCase{431, "Request Header Fields Too Large"}, ErrCase{500, "Internal Server Error"},
+        ErrCase{503, "Service Unavailable"}, ErrCase{505, "HTTP Version Not Supported"}}) {
     std::array<char, kMaxResponseBytes> out{};
     const size_t n = renderError(out, c.status, "something went wrong");
     ASSERT_GT(n, 0u);
