@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `just local-check`: every check of deploy/local that can run without Docker Hub or a Grafana
 # server, strongest last:
-#   compose.yml through docker-compose 1.29's validator, yamllint, promtool (config and rules),
+#   compose.yml through docker-compose 1.29's validator, yamllint, promtool (config, rules, and
+#   the rules' unit tests),
 #   the stack's wiring by cross-reference, the dashboard type-checked against @grafana/schema,
 #   and every panel's PromQL and recording rule evaluated by a real Prometheus scraping a real
 #   server under load.
@@ -32,9 +33,11 @@ step "yamllint ($local_dir)"
 yamllint --strict -c "$local_dir/.yamllint.yml" "$local_dir"
 echo "ok   yamllint: $(find "$local_dir" -name '*.yml' | wc -l) files"
 
-step "promtool check config / check rules"
+step "promtool check config / check rules / test rules"
 promtool check config "$local_dir/prometheus.yml"
 promtool check rules "$local_dir"/*.rules.yml
+# Known input series through the recording rules: their values and label matching.
+(cd "$local_dir" && promtool test rules ./*.rules.test.yml)
 
 step "shellcheck (tools/container, tools/dashboard)"
 shellcheck -x tools/container/*.sh tools/dashboard/*.sh
