@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """What a held Locust user costs: memory and CPU of one Locust process (a worker's worth)
-holding N HoldUser connections to a local MillionWS server.
+holding N HoldUser connections to a local MillionWS server (or N EchoUsers, --user-class).
 
-    /usr/bin/python3 locust/measure.py --users 10000 --spawn-rate 500 --hold 60
+    /usr/bin/python3 locust/measure.py --users 18000 --spawn-rate 500 --hold 60
+    /usr/bin/python3 locust/measure.py --users 2000 --user-class EchoUser --echo-rate 1
 
 Starts the server (MILLIONWS_BIN or build/release/millionws; admin on a free loopback port)
-and `locust --headless HoldUser` against it (Debian's python3-locust), samples the Locust
+and `locust --headless HoldUser` (or EchoUser) against it (Debian's python3-locust), samples the Locust
 process's resident memory (VmRSS, RssAnon from /proc) against the connections the server
 reports open (millionws_connections_active), and prints one JSON object:
 
@@ -13,8 +14,10 @@ reports open (millionws_connections_active), and prints one JSON object:
   bytes_per_user_anon   the same for RssAnon (heap: what the users themselves cost)
   rss_at_start          VmRSS just before the first connection (Locust loaded, no users)
   rss_held, connections_held
-  cpu_percent_held      the Locust process's CPU over the hold (pings every MWS_PING_INTERVAL)
-  cpu_us_per_ping       that CPU divided by the pings due in the hold (users / interval)
+  cpu_percent_held      the Locust process's CPU over the hold (pings every MWS_PING_INTERVAL,
+                        or echoes at MWS_ECHO_RATE a user)
+  cpu_us_per_exchange   that CPU divided by the pings (users / interval) or echoes (users x
+                        rate) due in the hold
 
 The kernel's side of each connection (socket, file, epoll item: ~4.2 KB on this machine,
 BENCHMARKS.md) is not in RSS; add it when sizing a worker's memory limit.
@@ -77,6 +80,8 @@ def main():
     p.add_argument("--spawn-rate", type=float, default=500)
     p.add_argument("--hold", type=float, default=60, help="seconds held after the ramp")
     p.add_argument("--ping-interval", type=float, default=30)
+    p.add_argument("--user-class", choices=("HoldUser", "EchoUser"), default="HoldUser")
+    p.add_argument("--echo-rate", type=float, default=1, help="EchoUser: messages a second each")
     p.add_argument("--binary", default=harness.default_binary("millionws"))
     args = p.parse_args()
     raise_fd_limit(args.users)
@@ -89,10 +94,12 @@ def main():
         harness.locust_argv("--headless", "--only-summary", "-u", args.users, "-r",
                             args.spawn_rate, "-t", "%ds" % run_time, "--host",
                             "http://127.0.0.1:%d" % server.port, "--csv", logdir / "measure",
-                            "--stop-timeout", "5", "HoldUser"),
-        logdir / "locust.log", harness.locust_env(MWS_PING_INTERVAL=args.ping_interval))
-    result = {"users": args.users, "spawn_rate": args.spawn_rate, "hold_seconds": args.hold,
-              "ping_interval": args.ping_interval, "logs": str(logdir)}
+                            "--stop-timeout", "5", args.user_class),
+        logdir / "locust.log", harness.locust_env(MWS_PING_INTERVAL=args.ping_interval,
+                                                  MWS_ECHO_RATE=args.echo_rate))
+    result = {"users": args.users, "user_class": args.user_class, "spawn_rate": args.spawn_rate,
+              "hold_seconds": args.hold, "ping_interval": args.ping_interval,
+              "echo_rate": args.echo_rate, "logs": str(logdir)}
     try:
         points = []
         start = proc_status(locust.pid)
@@ -131,18 +138,20 @@ def main():
                                                / args.users),
             "samples": len(ramp),
             "cpu_percent_held": round(100 * cpu / (t_after - t_before), 2),
-            "pings_per_second_expected": round(args.users / args.ping_interval, 1),
         })
-        # Pings in the hold at the configured interval (each user's is +-10%, averaging out).
-        pings = (t_after - t_before) * args.users / args.ping_interval
-        result["cpu_us_per_ping"] = round(cpu / pings * 1e6, 1)
+        # Exchanges due in the hold: pings at the configured interval (each user's is +-10%,
+        # averaging out), or echoes at the configured rate.
+        per_second = (args.users / args.ping_interval if args.user_class == "HoldUser"
+                      else args.users * args.echo_rate)
+        result["exchanges_per_second_expected"] = round(per_second, 1)
+        result["cpu_us_per_exchange"] = round(cpu / ((t_after - t_before) * per_second) * 1e6, 1)
     finally:
         locust.stop(grace=30)
         server.stop()
     stats = harness.read_stats(logdir / "measure")
     result["locust"] = {name: {"requests": harness.count(stats, name),
                                "failures": harness.count(stats, name, "Failure Count")}
-                        for name in ("connect", "ping")}
+                        for name in ("connect", "ping", "echo")}
     print(json.dumps(result, indent=2))
     failures = sum(v["failures"] for v in result["locust"].values())
     return 1 if failures or result["connections_held"] < args.users else 0
