@@ -158,6 +158,7 @@ def test_distributed_master_and_two_workers(admin_server, tmp_path):
         **KNOBS, PATH="/usr/bin:/bin", LOCUSTFILE=harness.LOCUSTFILE,
         LOCUST_HOST="http://127.0.0.1:%d" % admin_server.port, LOCUST_USERS=users,
         LOCUST_SPAWN_RATE=users, LOCUST_RUN_TIME="%ds" % run_time, LOCUST_EXPECT_WORKERS=2,
+        LOCUST_EXPECT_WORKERS_MAX_WAIT=30,  # a worker turned away fails the run, not hangs it
         LOCUST_MASTER_BIND_HOST="127.0.0.1", LOCUST_MASTER_BIND_PORT=port,
         LOCUST_STOP_TIMEOUT=10)
     worker_env = harness.locust_env(**KNOBS, LOCUST_MASTER_NODE_HOST="127.0.0.1",
@@ -174,15 +175,16 @@ def test_distributed_master_and_two_workers(admin_server, tmp_path):
         sockets = [count_sockets(w.pid) for w in workers]
         code = master.wait(run_time + 90)
         assert code is not None, "master overran:\n" + master.log()[-3000:]
+        log = master.log()
+        # The version shim let both workers in.
+        assert "pre 2.0" not in log, [line for line in log.splitlines() if "ERROR" in line][:4]
+        assert code == 0, log[-4000:]
+        assert "2 workers connected" in log and "to 2 ready workers" in log, log[-3000:]
         for w in workers:
             assert w.wait(30) is not None, "worker did not quit with the master"
     finally:
         for p in (master, *workers):
             p.stop()
-    log = master.log()
-    assert code == 0, log[-4000:]
-    assert "pre 2.0" not in log  # the version shim let both workers in
-    assert "2 workers connected" in log and "to 2 ready workers" in log, log[-3000:]
     # users / 2 WebSocket connections each, plus Locust's own sockets to the master.
     assert shares, sockets
 
