@@ -30,13 +30,19 @@ dir=$(cd "${1:-$here}" && pwd)
 lead=${LEAD:-180}
 start_at=$(($(date +%s) + lead))
 
+# A directory goes under `resources:`, except in kustomize v2 (Debian's kubectl 1.20, whose
+# `kubectl version` names no kustomize), which takes it only under `bases:` (deprecated since).
+base_key=bases
+if kubectl version --client 2>/dev/null | grep -q 'Kustomize Version'; then
+  base_key=resources
+fi
 overlay=$(mktemp -d)
 trap 'rm -rf "$overlay"' EXIT
 cat >"$overlay/kustomization.yaml" <<EOF
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
-resources:
-  - $(realpath --relative-to="$overlay" "$dir")  # kustomize takes no absolute base
+$base_key:
+  - $(realpath --relative-to="$overlay" "$dir")  # relative: kustomize takes no absolute base
 configMapGenerator:
   - name: millionws-load
     namespace: $NAMESPACE
