@@ -26,8 +26,8 @@ wss://); a host with a path keeps it. Knobs, from the environment (defaults in b
   MWS_ECHO_RATE        EchoUser: messages a second per user; 0 sends the next as soon as the
                        echo is back [1]
   MWS_ECHO_TIMEOUT     EchoUser: seconds to wait for an echo [5]
-  MWS_HOLD_WEIGHT      HoldUser's weight among the users spawned [1]
-  MWS_ECHO_WEIGHT      EchoUser's weight [1]
+  MWS_HOLD_WEIGHT      HoldUser's weight among the users spawned; 0 leaves it out [1]
+  MWS_ECHO_WEIGHT      EchoUser's weight; 0 leaves it out [1]
   MWS_FINAL_STATS      a path: when Locust quits, write the final counts and percentiles
                        there as JSON (local runner or master; master.sh sets it) [unset]
 
