@@ -334,6 +334,20 @@ def test_long_target_414(server, length):
     _expect_error(server, req, 414)
 
 
+def test_long_target_judged_before_a_later_bad_byte(server):
+    # 414 falls at the 513th byte of the target, before llhttp sees the control byte after it,
+    # whether the request comes in one write or in many (it was 400 in one, 414 in small ones).
+    data = b"GET /echo?" + b"q" * 600 + b"\x01 HTTP/1.1\r\nHost: h\r\n\r\n"
+    for chunk in (0, 7):
+        with RawWS(server.host, server.port) as c:
+            if chunk:
+                c.send_slowly(data, chunk=chunk, delay=0.0005, stop_on_error=True)
+            else:
+                c.send(data)
+            resp = c.read_http_response(timeout=5)
+            wsraw.check_error_response(resp, c, 414)
+
+
 def test_longest_target_accepted(server):
     key = wsraw.make_key()
     path = "/echo?" + "q" * (512 - len("/echo?"))

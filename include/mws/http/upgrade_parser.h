@@ -71,6 +71,7 @@ class UpgradeParser {
   enum class Field : uint8_t { kOther, kHost, kUpgrade, kConnection, kKey, kVersion, kOrigin };
 
   static int onUrl(llhttp_t* p, const char* at, size_t len);
+  static int onUrlComplete(llhttp_t* p);
   static int onHeaderField(llhttp_t* p, const char* at, size_t len);
   static int onHeaderFieldComplete(llhttp_t* p);
   static int onHeaderValue(llhttp_t* p, const char* at, size_t len);
@@ -86,6 +87,7 @@ class UpgradeParser {
   Slot<24> field_name_;                // long enough for every name we look for
   Field field_ = Field::kOther;
   bool value_started_ = false;
+  bool url_done_ = false;
   bool headers_done_ = false;
   char last_byte_ = 0;  // of the previous feed: a CR or LF there ends a line in this one
 };

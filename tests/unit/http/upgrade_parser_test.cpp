@@ -272,6 +272,49 @@ TEST(UpgradeParserTest, BareCarriageReturnIsInvalid) {
   }
 }
 
+TEST(UpgradeParserTest, SameVerdictWhereverTheReadsAreCut) {
+  // Found by tests/fuzz/upgrade_fuzz.cpp: llhttp reports the target only where it ends or
+  // where a call ends, and judged bytes past the header limit in one read, so a request
+  // that breaks a rule after crossing a limit got 400 in one read and 414 or 431 in small
+  // ones. Each verdict now falls at the byte that calls for it.
+  struct SplitCase {
+    const char* name;
+    std::string data;
+    size_t limit;
+    Status status;
+  };
+  const std::string get = "GET /echo HTTP/1.1\r\n";
+  const SplitCase cases[] = {
+      {"bad target byte after the 513th", "GET /" + std::string(600, 'q') + "\x01 HTTP/1.1\r\n",
+       8192, Status::kComplete},
+      {"bad target byte before the 513th",
+       "GET /" + std::string(100, 'q') + "\x01" + std::string(600, 'q'), 8192, Status::kInvalid},
+      {"bad header byte after the limit", get + "X: " + std::string(300, 'x') + "\x01\r\n\r\n", 256,
+       Status::kTooLarge},
+      {"bad header byte before the limit", get + "X: \x01" + std::string(300, 'x') + "\r\n\r\n",
+       256, Status::kInvalid},
+      {"fold before the limit", get + "X: a\r\n b" + std::string(300, 'x'), 256, Status::kInvalid},
+      {"fold after the limit", get + "X: " + std::string(300, 'x') + "\r\n b", 256,
+       Status::kTooLarge},
+      {"bare CR after the limit", get + "X: " + std::string(300, 'x') + "\rb", 256,
+       Status::kTooLarge},
+  };
+  for (const SplitCase& c : cases) {
+    for (size_t chunk : {c.data.size(), size_t{1}, size_t{2}, size_t{7}, size_t{64}, size_t{300}}) {
+      auto p = std::make_unique<UpgradeParser>(c.limit);
+      size_t consumed = 0;
+      Status s = Status::kNeedMore;
+      for (size_t i = 0; i < c.data.size() && s == Status::kNeedMore; i += chunk) {
+        s = feedAll(*p, std::string_view(c.data).substr(i, chunk), consumed);
+      }
+      EXPECT_EQ(s, c.status) << c.name << ", reads of " << chunk;
+      if (c.status == Status::kComplete) {
+        EXPECT_TRUE(p->request().target.overflow) << c.name;
+      }
+    }
+  }
+}
+
 TEST(UpgradeParserTest, RequestContentIsFlagged) {
   struct BodyCase {
     std::string headers;
