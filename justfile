@@ -59,7 +59,7 @@ fmt-check:
     clang-format --dry-run --Werror $(git ls-files '*.h' '*.cpp')
 
 # The deployment checks: container image and local stack, Kubernetes and Terraform, Locust
-deploy-checks: image-check local-check k8s-check terraform-check
+deploy-checks: image-check local-check k8s-check terraform-check locust-check
 
 clean:
     rm -rf build
@@ -67,5 +67,5 @@ clean:
 import "bench/bench.just"
 import "deploy/container.just"
 import "deploy/kubernetes.just"
-import? "locust/locust.just"
+import "locust/locust.just"
 import? "tests/fuzz/fuzz.just"

@@ -19,7 +19,7 @@ packages=(
   # the container image and the local stack: a real engine, a Debian base made locally
   docker.io docker-compose debootstrap
   # deployment checks: linters; Locust with WebSocket users
-  yamllint shellcheck python3-locust python3-websocket python3-gevent
+  yamllint shellcheck python3-yaml python3-locust python3-websocket python3-gevent
 )
 # Node.js runs the offline schema checks (tools/*/package.json) and its npm fetches `just`.
 # A machine whose Node.js already ships npm (e.g. NodeSource builds, which conflict with

@@ -102,7 +102,7 @@ def binary(pytestconfig):
 @pytest.fixture(scope="session")
 def load_binary(pytestconfig, binary):
     cand = pytestconfig.getoption("--load-binary") or os.environ.get("MILLIONWS_LOAD_BIN")
-    p = Path(cand) if cand else Path(binary).parent / "src" / "load" / "millionws-load"
+    p = Path(cand) if cand else Path(binary).parent / "millionws-load"
     if not p.is_absolute():
         p = (Path(os.getcwd()) / p).resolve()
     if not p.is_file() or not os.access(p, os.X_OK):
