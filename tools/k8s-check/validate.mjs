@@ -50,6 +50,8 @@ import { adapterCheck } from "./lib/adapter.mjs";
 /** Checks rendered objects; returns problem strings. Exported for the self-test. */
 export function checkObjects(objs, options = {}) {
   const problems = [];
+  // An empty stream is what a failed render piped in looks like: never "ok".
+  if (objs.length === 0) problems.push("no objects: an empty render validates nothing");
   const unchecked = new Set(options.uncheckedKinds ?? []);
   for (const o of objs) {
     if (unchecked.has(`${o.apiVersion}/${o.kind}`)) {

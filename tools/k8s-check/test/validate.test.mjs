@@ -295,3 +295,8 @@ test("an extra field is caught in every typed object of the real render, at ever
   assert.ok(tried > 60, `only ${tried} objects tried`);
   console.log(`extra field caught in each of ${tried} typed objects`);
 });
+
+test("an empty stream (a failed render piped in) is a failure, not ok", () => {
+  const problems = checkObjects([]);
+  assert.ok(problems.some((p) => /no objects/.test(p)), problems.join("\n") || "(none)");
+});
