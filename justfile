@@ -15,7 +15,7 @@ run *args: (build "release")
     ./build/release/millionws {{args}}
 
 # Every test: static checks, unit and end-to-end tests (release, ASan+UBSan), other builds, deployment
-test: lint (test-preset "release") (test-preset "asan") builds deploy-checks
+test: lint (test-preset "release") (test-preset "asan") builds fuzz-smoke deploy-checks
 
 # Unit and end-to-end tests on one preset
 test-preset preset: (build preset)
@@ -68,4 +68,4 @@ import "bench/bench.just"
 import "deploy/container.just"
 import "deploy/kubernetes.just"
 import "locust/locust.just"
-import? "tests/fuzz/fuzz.just"
+import "tests/fuzz/fuzz.just"
