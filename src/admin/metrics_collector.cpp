@@ -4,12 +4,12 @@
 
 #include <array>
 #include <limits>
+#include <span>
 #include <string>
 
 #include "mws/admin/process_stats.h"
 #include "mws/base/clock.h"
 #include "mws/server/worker_stats.h"
-#include "mws/ws/frame.h"
 
 namespace mws::admin {
 
@@ -20,13 +20,259 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 using server::WorkerStats;
 
-MetricFamily family(std::string name, std::string help, MetricType type) {
+constexpr MetricType kCounter = MetricType::Counter;
+constexpr MetricType kGauge = MetricType::Gauge;
+constexpr MetricType kHistogram = MetricType::Histogram;
+
+struct Label {
+  std::string_view name;
+  std::string_view value;
+};
+
+// A family that does not fit a table row: collected by hand below, declared here once.
+struct FamilyDecl {
+  std::string_view name;
+  std::string_view help;
+  MetricType type;
+};
+
+// Where a sample comes from: one counter of every reactor, summed, or of the admin listener.
+struct Source {
+  Counter WorkerStats::*stats = nullptr;
+  Counter buf::PoolStats::*pool = nullptr;
+  Counter AdminStats::*admin = nullptr;
+};
+constexpr Source reactors(Counter WorkerStats::*field) { return {field, nullptr, nullptr}; }
+constexpr Source pools(Counter buf::PoolStats::*field) { return {nullptr, field, nullptr}; }
+constexpr Source listener(Counter AdminStats::*field) { return {nullptr, nullptr, field}; }
+
+// One sample per row. The rows of a family are consecutive: the first gives its help, the
+// others leave the help empty (a unit test checks the table keeps to that).
+template <typename Read>
+struct Row {
+  std::string_view name;
+  std::string_view help;
+  MetricType type;
+  Read read;
+  Label label = {};
+};
+
+// The counters and gauges: add a row here (and one to README's table) to add a metric.
+constexpr Row<Source> kCounterRows[] = {
+    {"millionws_connections_accepted_total", "WebSocket upgrades completed", kCounter,
+     reactors(&WorkerStats::upgrades)},
+    {"millionws_connections_active", "WebSocket connections open now", kGauge,
+     reactors(&WorkerStats::active)},
+    {"millionws_tcp_connections_accepted_total", "TCP connections accepted on the WebSocket port",
+     kCounter, reactors(&WorkerStats::tcp_accepted)},
+    {"millionws_tcp_connections_open", "TCP connections held now, handshaking and closing included",
+     kGauge, reactors(&WorkerStats::tcp_open)},
+    {"millionws_handshake_timeouts_total", "Sockets closed for not completing the upgrade in time",
+     kCounter, reactors(&WorkerStats::handshake_timeouts)},
+    {"millionws_health_requests_total", "GET /health requests served on the WebSocket port",
+     kCounter, reactors(&WorkerStats::health_requests)},
+    {"millionws_messages_received_total",
+     "Data messages received, by opcode",
+     kCounter,
+     reactors(&WorkerStats::messages_in_text),
+     {"opcode", "text"}},
+    {"millionws_messages_received_total",
+     "",
+     kCounter,
+     reactors(&WorkerStats::messages_in_binary),
+     {"opcode", "binary"}},
+    {"millionws_messages_sent_total",
+     "Data messages sent, by opcode",
+     kCounter,
+     reactors(&WorkerStats::messages_out_text),
+     {"opcode", "text"}},
+    {"millionws_messages_sent_total",
+     "",
+     kCounter,
+     reactors(&WorkerStats::messages_out_binary),
+     {"opcode", "binary"}},
+    {"millionws_received_payload_bytes_total", "Payload bytes of data messages received", kCounter,
+     reactors(&WorkerStats::bytes_in)},
+    {"millionws_sent_payload_bytes_total", "Payload bytes of all frames sent", kCounter,
+     reactors(&WorkerStats::bytes_out)},
+    {"millionws_control_frames_received_total",
+     "Ping and pong frames received",
+     kCounter,
+     reactors(&WorkerStats::pings_in),
+     {"opcode", "ping"}},
+    {"millionws_control_frames_received_total",
+     "",
+     kCounter,
+     reactors(&WorkerStats::pongs_in),
+     {"opcode", "pong"}},
+    {"millionws_pings_sent_total", "Keep-alive pings sent (--ping-interval)", kCounter,
+     reactors(&WorkerStats::pings_out)},
+    {"millionws_buffer_pool_bytes",
+     "Pooled buffer memory: lent to connections (in_use) or kept for reuse (cached)",
+     kGauge,
+     pools(&buf::PoolStats::bytes_in_use),
+     {"state", "in_use"}},
+    {"millionws_buffer_pool_bytes",
+     "",
+     kGauge,
+     pools(&buf::PoolStats::bytes_cached),
+     {"state", "cached"}},
+    {"millionws_buffer_pool_blocks_in_use", "Pooled buffers lent to connections now", kGauge,
+     pools(&buf::PoolStats::blocks_in_use)},
+    {"millionws_buffer_pool_acquires_total", "Pooled buffers lent to connections since start",
+     kCounter, pools(&buf::PoolStats::acquires_total)},
+    {"millionws_pending_output_bytes", "Output queued because the kernel did not take it yet",
+     kGauge, reactors(&WorkerStats::pending_bytes)},
+    {"millionws_connections_paused", "Connections whose reads are paused by backpressure", kGauge,
+     reactors(&WorkerStats::paused)},
+    {"millionws_accept_errors_total", "accept(2) failures, e.g. out of descriptors", kCounter,
+     reactors(&WorkerStats::accept_errors)},
+    {"millionws_admin_connections_open", "Connections held now by the admin listener", kGauge,
+     listener(&AdminStats::open)},
+    {"millionws_admin_connections_accepted_total", "Connections accepted by the admin listener",
+     kCounter, listener(&AdminStats::accepted)},
+    {"millionws_admin_connections_dropped_total",
+     "Admin connections closed by the listener: refused over the cap (over_cap), closed to make "
+     "room (evicted), or too slow (timeout)",
+     kCounter,
+     listener(&AdminStats::dropped_over_cap),
+     {"reason", "over_cap"}},
+    {"millionws_admin_connections_dropped_total",
+     "",
+     kCounter,
+     listener(&AdminStats::dropped_evicted),
+     {"reason", "evicted"}},
+    {"millionws_admin_connections_dropped_total",
+     "",
+     kCounter,
+     listener(&AdminStats::dropped_timeout),
+     {"reason", "timeout"}},
+};
+
+using ProcessRead = double (*)(const ProcessSample&);
+constexpr Row<ProcessRead> kProcessRows[] = {
+    {"process_cpu_seconds_total", "User and system CPU time spent in seconds", kCounter,
+     [](const ProcessSample& p) { return p.cpu_seconds; }},
+    {"process_resident_memory_bytes", "Resident memory size in bytes", kGauge,
+     [](const ProcessSample& p) { return static_cast<double>(p.resident_bytes); }},
+    {"process_resident_anonymous_memory_bytes",
+     "Resident anonymous memory (heap, stacks) in bytes: what connections cost in user space",
+     kGauge, [](const ProcessSample& p) { return static_cast<double>(p.resident_anon_bytes); }},
+    {"process_virtual_memory_bytes", "Virtual memory size in bytes", kGauge,
+     [](const ProcessSample& p) { return static_cast<double>(p.virtual_bytes); }},
+    {"process_threads", "Number of OS threads in the process", kGauge,
+     [](const ProcessSample& p) { return static_cast<double>(p.threads); }},
+    {"process_open_fds", "Number of open file descriptors", kGauge,
+     [](const ProcessSample& p) { return static_cast<double>(p.open_fds); }},
+    {"process_max_fds", "Maximum number of open file descriptors", kGauge,
+     [](const ProcessSample& p) { return static_cast<double>(p.max_fds); }},
+    {"process_start_time_seconds", "Start time of the process since the Unix epoch in seconds",
+     kGauge, [](const ProcessSample& p) { return p.start_time_seconds; }},
+};
+
+double pageSize() {
+  static const auto page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+using SockstatRead = double (*)(const SockstatSample&);
+constexpr Row<SockstatRead> kSockstatRows[] = {
+    {"millionws_kernel_tcp_memory_bytes",
+     "Socket buffer memory of all TCP sockets on the host (/proc/net/sockstat)", kGauge,
+     [](const SockstatSample& k) { return static_cast<double>(k.tcp_mem_pages) * pageSize(); }},
+    {"millionws_kernel_tcp_sockets",
+     "TCP sockets on the host by state (/proc/net/sockstat)",
+     kGauge,
+     [](const SockstatSample& k) { return static_cast<double>(k.tcp_inuse); },
+     {"state", "inuse"}},
+    {"millionws_kernel_tcp_sockets",
+     "",
+     kGauge,
+     [](const SockstatSample& k) { return static_cast<double>(k.tcp_orphan); },
+     {"state", "orphan"}},
+    {"millionws_kernel_tcp_sockets",
+     "",
+     kGauge,
+     [](const SockstatSample& k) { return static_cast<double>(k.tcp_tw); },
+     {"state", "time_wait"}},
+    {"millionws_kernel_tcp_sockets",
+     "",
+     kGauge,
+     [](const SockstatSample& k) { return static_cast<double>(k.tcp_alloc); },
+     {"state", "alloc"}},
+    {"millionws_kernel_sockets_used", "Sockets of all kinds on the host", kGauge,
+     [](const SockstatSample& k) { return static_cast<double>(k.sockets_used); }},
+};
+
+// The families with a label per reactor, per array slot, or with buckets.
+constexpr FamilyDecl kPerReactorActive = {"millionws_reactor_connections_active",
+                                          "WebSocket connections open now, by reactor thread",
+                                          kGauge};
+constexpr FamilyDecl kHeartbeatAge = {"millionws_reactor_heartbeat_age_seconds",
+                                      "Time since the reactor last finished a loop iteration",
+                                      kGauge};
+constexpr FamilyDecl kDisconnections = {"millionws_disconnections_total",
+                                        "WebSocket connections ended, by reason", kCounter};
+constexpr FamilyDecl kRejected = {"millionws_handshakes_rejected_total",
+                                  "Upgrade requests refused, by HTTP status", kCounter};
+constexpr FamilyDecl kCloseFrames = {"millionws_close_frames_total",
+                                     "Close frames by status code and direction (1005: no code)",
+                                     kCounter};
+constexpr FamilyDecl kAdminResponses = {
+    "millionws_admin_responses_total", "Responses of the admin listener, by HTTP status", kCounter};
+constexpr FamilyDecl kMessageSizes = {"millionws_message_size_bytes",
+                                      "Sizes of data messages received", kHistogram};
+constexpr FamilyDecl kLoopDuration = {
+    "millionws_reactor_loop_duration_seconds",
+    "Work per reactor loop iteration, between two epoll_wait calls", kHistogram};
+constexpr FamilyDecl kSlab = {
+    "millionws_kernel_slab_bytes",
+    "Kernel slab memory on the host (/proc/meminfo Slab): socket structures live here", kGauge};
+constexpr FamilyDecl kByHand[] = {kPerReactorActive, kHeartbeatAge, kDisconnections,
+                                  kRejected,         kCloseFrames,  kAdminResponses,
+                                  kMessageSizes,     kLoopDuration, kSlab};
+
+// The tables' shape, checked by the compiler: a family's rows are consecutive, the first
+// (only) gives the help, all share its type, and no name is declared twice.
+template <typename Read, size_t N>
+constexpr bool wellFormed(const Row<Read> (&rows)[N]) {
+  for (size_t i = 0; i < N; ++i) {
+    if (rows[i].name.empty()) return false;
+    if (rows[i].help.empty()) {
+      if (i == 0 || rows[i - 1].name != rows[i].name || rows[i - 1].type != rows[i].type)
+        return false;
+    } else {
+      for (size_t j = 0; j < i; ++j) {
+        if (rows[j].name == rows[i].name) return false;
+      }
+    }
+  }
+  return true;
+}
+static_assert(wellFormed(kCounterRows));
+static_assert(wellFormed(kProcessRows));
+static_assert(wellFormed(kSockstatRows));
+
+// collectServer() leaves the admin listener's rows out by cutting the table's tail.
+constexpr bool adminRowsLast() {
+  bool admin = false;
+  for (const auto& row : kCounterRows) {
+    if (admin && !row.read.admin) return false;
+    admin = admin || row.read.admin;
+  }
+  return true;
+}
+static_assert(adminRowsLast());
+
+MetricFamily family(std::string_view name, std::string_view help, MetricType type) {
   MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
+  f.name = std::string(name);
+  f.help = std::string(help);
   f.type = type;
   return f;
 }
+
+MetricFamily family(const FamilyDecl& d) { return family(d.name, d.help, d.type); }
 
 void add(MetricFamily& f, double value, std::vector<ClientMetric::Label> labels = {}) {
   ClientMetric m;
@@ -37,6 +283,18 @@ void add(MetricFamily& f, double value, std::vector<ClientMetric::Label> labels 
     m.gauge.value = value;
   }
   f.metric.push_back(std::move(m));
+}
+
+// Appends one sample per row, opening a family at each row that carries a help text.
+template <typename Rows, typename Value>
+void appendRows(std::vector<MetricFamily>& out, const Rows& rows, Value value) {
+  for (const auto& row : rows) {
+    if (!row.help.empty()) out.push_back(family(row.name, row.help, row.type));
+    std::vector<ClientMetric::Label> labels;
+    if (!row.label.name.empty())
+      labels.push_back({std::string(row.label.name), std::string(row.label.value)});
+    add(out.back(), value(row.read), std::move(labels));
+  }
 }
 
 template <size_t N>
@@ -74,21 +332,19 @@ std::vector<MetricFamily> MetricsCollector::collectServer() const {
   std::vector<MetricFamily> out;
   auto sum = [&](auto get) { return total(rs, get); };
 
-  auto accepted = family("millionws_connections_accepted_total", "WebSocket upgrades completed",
-                         MetricType::Counter);
-  add(accepted, sum([](const ReactorView& r) { return r.stats->upgrades.get(); }));
-  out.push_back(std::move(accepted));
+  // Without the admin listener's counters its rows are left out (they come last).
+  std::span<const Row<Source>> rows = kCounterRows;
+  if (!admin_) {
+    while (!rows.empty() && rows.back().read.admin) rows = rows.first(rows.size() - 1);
+  }
+  appendRows(out, rows, [&](const Source& s) {
+    if (s.stats) return sum([&](const ReactorView& r) { return (r.stats->*s.stats).get(); });
+    if (s.pool) return sum([&](const ReactorView& r) { return (r.pool->*s.pool).get(); });
+    return static_cast<double>((admin_->*s.admin).get());
+  });
 
-  auto active =
-      family("millionws_connections_active", "WebSocket connections open now", MetricType::Gauge);
-  add(active, sum([](const ReactorView& r) { return r.stats->active.get(); }));
-  out.push_back(std::move(active));
-
-  auto per_reactor = family("millionws_reactor_connections_active",
-                            "WebSocket connections open now, by reactor thread", MetricType::Gauge);
-  auto heartbeat =
-      family("millionws_reactor_heartbeat_age_seconds",
-             "Time since the reactor last finished a loop iteration", MetricType::Gauge);
+  auto per_reactor = family(kPerReactorActive);
+  auto heartbeat = family(kHeartbeatAge);
   const double now_ms = static_cast<double>(monotonicMillis());
   for (size_t i = 0; i < rs.size(); ++i) {
     add(per_reactor, static_cast<double>(rs[i].stats->active.get()),
@@ -99,87 +355,21 @@ std::vector<MetricFamily> MetricsCollector::collectServer() const {
   out.push_back(std::move(per_reactor));
   out.push_back(std::move(heartbeat));
 
-  auto disconnections = family("millionws_disconnections_total",
-                               "WebSocket connections ended, by reason", MetricType::Counter);
+  auto disconnections = family(kDisconnections);
   for (size_t k = 0; k < static_cast<size_t>(server::DisconnectReason::kCount); ++k) {
     add(disconnections, sum([k](const ReactorView& r) { return r.stats->disconnections[k].get(); }),
         {{"reason", server::disconnectReasonName(static_cast<server::DisconnectReason>(k))}});
   }
   out.push_back(std::move(disconnections));
 
-  auto sockets_accepted =
-      family("millionws_tcp_connections_accepted_total",
-             "TCP connections accepted on the WebSocket port", MetricType::Counter);
-  add(sockets_accepted, sum([](const ReactorView& r) { return r.stats->tcp_accepted.get(); }));
-  out.push_back(std::move(sockets_accepted));
-
-  auto sockets_open =
-      family("millionws_tcp_connections_open",
-             "TCP connections held now, handshaking and closing included", MetricType::Gauge);
-  add(sockets_open, sum([](const ReactorView& r) { return r.stats->tcp_open.get(); }));
-  out.push_back(std::move(sockets_open));
-
-  auto rejected = family("millionws_handshakes_rejected_total",
-                         "Upgrade requests refused, by HTTP status", MetricType::Counter);
+  auto rejected = family(kRejected);
   for (size_t k = 0; k < server::kRejectStatuses.size(); ++k) {
     add(rejected, sum([k](const ReactorView& r) { return r.stats->rejected[k].get(); }),
         {{"status", std::to_string(server::kRejectStatuses[k])}});
   }
   out.push_back(std::move(rejected));
 
-  auto timeouts =
-      family("millionws_handshake_timeouts_total",
-             "Sockets closed for not completing the upgrade in time", MetricType::Counter);
-  add(timeouts, sum([](const ReactorView& r) { return r.stats->handshake_timeouts.get(); }));
-  out.push_back(std::move(timeouts));
-
-  auto health = family("millionws_health_requests_total",
-                       "GET /health requests served on the WebSocket port", MetricType::Counter);
-  add(health, sum([](const ReactorView& r) { return r.stats->health_requests.get(); }));
-  out.push_back(std::move(health));
-
-  auto msgs_in = family("millionws_messages_received_total", "Data messages received, by opcode",
-                        MetricType::Counter);
-  add(msgs_in, sum([](const ReactorView& r) { return r.stats->messages_in_text.get(); }),
-      {{"opcode", "text"}});
-  add(msgs_in, sum([](const ReactorView& r) { return r.stats->messages_in_binary.get(); }),
-      {{"opcode", "binary"}});
-  out.push_back(std::move(msgs_in));
-
-  auto msgs_out =
-      family("millionws_messages_sent_total", "Data messages sent, by opcode", MetricType::Counter);
-  add(msgs_out, sum([](const ReactorView& r) { return r.stats->messages_out_text.get(); }),
-      {{"opcode", "text"}});
-  add(msgs_out, sum([](const ReactorView& r) { return r.stats->messages_out_binary.get(); }),
-      {{"opcode", "binary"}});
-  out.push_back(std::move(msgs_out));
-
-  auto bytes_in = family("millionws_received_payload_bytes_total",
-                         "Payload bytes of data messages received", MetricType::Counter);
-  add(bytes_in, sum([](const ReactorView& r) { return r.stats->bytes_in.get(); }));
-  out.push_back(std::move(bytes_in));
-
-  auto bytes_out = family("millionws_sent_payload_bytes_total", "Payload bytes of all frames sent",
-                          MetricType::Counter);
-  add(bytes_out, sum([](const ReactorView& r) { return r.stats->bytes_out.get(); }));
-  out.push_back(std::move(bytes_out));
-
-  auto control_in = family("millionws_control_frames_received_total",
-                           "Ping and pong frames received", MetricType::Counter);
-  add(control_in, sum([](const ReactorView& r) { return r.stats->pings_in.get(); }),
-      {{"opcode", "ping"}});
-  add(control_in, sum([](const ReactorView& r) { return r.stats->pongs_in.get(); }),
-      {{"opcode", "pong"}});
-  out.push_back(std::move(control_in));
-
-  auto pings_out = family("millionws_pings_sent_total", "Keep-alive pings sent (--ping-interval)",
-                          MetricType::Counter);
-  add(pings_out, sum([](const ReactorView& r) { return r.stats->pings_out.get(); }));
-  out.push_back(std::move(pings_out));
-
-  auto closes =
-      family("millionws_close_frames_total",
-             "Close frames by status code and direction (1005: no code)", MetricType::Counter);
+  auto closes = family(kCloseFrames);
   for (size_t k = 0; k < server::kCountedCloseCodes.size(); ++k) {
     const uint16_t code = server::kCountedCloseCodes[k];
     const std::string label = code ? std::to_string(code) : "other";
@@ -190,40 +380,14 @@ std::vector<MetricFamily> MetricsCollector::collectServer() const {
   }
   out.push_back(std::move(closes));
 
-  auto pool =
-      family("millionws_buffer_pool_bytes",
-             "Pooled buffer memory: lent to connections (in_use) or kept for reuse (cached)",
-             MetricType::Gauge);
-  add(pool, sum([](const ReactorView& r) { return r.pool->bytes_in_use.get(); }),
-      {{"state", "in_use"}});
-  add(pool, sum([](const ReactorView& r) { return r.pool->bytes_cached.get(); }),
-      {{"state", "cached"}});
-  out.push_back(std::move(pool));
-
-  auto blocks = family("millionws_buffer_pool_blocks_in_use",
-                       "Pooled buffers lent to connections now", MetricType::Gauge);
-  add(blocks, sum([](const ReactorView& r) { return r.pool->blocks_in_use.get(); }));
-  out.push_back(std::move(blocks));
-
-  auto borrowed = family("millionws_buffer_pool_acquires_total",
-                         "Pooled buffers lent to connections since start", MetricType::Counter);
-  add(borrowed, sum([](const ReactorView& r) { return r.pool->acquires_total.get(); }));
-  out.push_back(std::move(borrowed));
-
-  auto pending = family("millionws_pending_output_bytes",
-                        "Output queued because the kernel did not take it yet", MetricType::Gauge);
-  add(pending, sum([](const ReactorView& r) { return r.stats->pending_bytes.get(); }));
-  out.push_back(std::move(pending));
-
-  auto paused = family("millionws_connections_paused",
-                       "Connections whose reads are paused by backpressure", MetricType::Gauge);
-  add(paused, sum([](const ReactorView& r) { return r.stats->paused.get(); }));
-  out.push_back(std::move(paused));
-
-  auto accept_errors = family("millionws_accept_errors_total",
-                              "accept(2) failures, e.g. out of descriptors", MetricType::Counter);
-  add(accept_errors, sum([](const ReactorView& r) { return r.stats->accept_errors.get(); }));
-  out.push_back(std::move(accept_errors));
+  if (admin_) {
+    auto responses = family(kAdminResponses);
+    for (size_t k = 0; k < kAdminStatuses.size(); ++k) {
+      add(responses, static_cast<double>(admin_->responses[k].get()),
+          {{"status", std::to_string(kAdminStatuses[k])}});
+    }
+    out.push_back(std::move(responses));
+  }
 
   std::vector<const server::BucketCounts<server::kMessageSizeBounds.size()>*> sizes;
   std::vector<const server::BucketCounts<server::kLoopMicrosBounds.size()>*> loops;
@@ -231,70 +395,26 @@ std::vector<MetricFamily> MetricsCollector::collectServer() const {
     sizes.push_back(&r.stats->message_sizes);
     loops.push_back(&r.stats->loop_micros);
   }
-  auto size_hist = family("millionws_message_size_bytes", "Sizes of data messages received",
-                          MetricType::Histogram);
+  auto size_hist = family(kMessageSizes);
   addHistogram(size_hist, server::kMessageSizeBounds, 1.0, sizes);
   out.push_back(std::move(size_hist));
-
-  auto loop_hist = family("millionws_reactor_loop_duration_seconds",
-                          "Work per reactor loop iteration, between two epoll_wait calls",
-                          MetricType::Histogram);
+  auto loop_hist = family(kLoopDuration);
   addHistogram(loop_hist, server::kLoopMicrosBounds, 1e-6, loops);
   out.push_back(std::move(loop_hist));
   return out;
 }
 
-std::vector<MetricFamily> collectProcess() {
+std::vector<MetricFamily> collectProcess(uint64_t scrape_descriptors) {
   std::vector<MetricFamily> out;
-  if (const auto p = readProcess()) {
-    auto gauge = [&](const char* name, const char* help, double v) {
-      auto f = family(name, help, MetricType::Gauge);
-      add(f, v);
-      out.push_back(std::move(f));
-    };
-    auto cpu = family("process_cpu_seconds_total", "User and system CPU time spent in seconds",
-                      MetricType::Counter);
-    add(cpu, p->cpu_seconds);
-    out.push_back(std::move(cpu));
-    gauge("process_resident_memory_bytes", "Resident memory size in bytes",
-          static_cast<double>(p->resident_bytes));
-    gauge("process_resident_anonymous_memory_bytes",
-          "Resident anonymous memory (heap, stacks) in bytes: what connections cost in user space",
-          static_cast<double>(p->resident_anon_bytes));
-    gauge("process_virtual_memory_bytes", "Virtual memory size in bytes",
-          static_cast<double>(p->virtual_bytes));
-    gauge("process_threads", "Number of OS threads in the process",
-          static_cast<double>(p->threads));
-    gauge("process_open_fds", "Number of open file descriptors", static_cast<double>(p->open_fds));
-    gauge("process_max_fds", "Maximum number of open file descriptors",
-          static_cast<double>(p->max_fds));
-    gauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds",
-          p->start_time_seconds);
+  if (auto p = readProcess()) {
+    p->open_fds = p->open_fds > scrape_descriptors ? p->open_fds - scrape_descriptors : 0;
+    appendRows(out, kProcessRows, [&](ProcessRead read) { return read(*p); });
   }
   if (const auto k = readSockstat()) {
-    static const auto page = static_cast<double>(::sysconf(_SC_PAGESIZE));
-    auto mem = family("millionws_kernel_tcp_memory_bytes",
-                      "Socket buffer memory of all TCP sockets on the host (/proc/net/sockstat)",
-                      MetricType::Gauge);
-    add(mem, static_cast<double>(k->tcp_mem_pages) * page);
-    out.push_back(std::move(mem));
-    auto socks = family("millionws_kernel_tcp_sockets",
-                        "TCP sockets on the host by state (/proc/net/sockstat)", MetricType::Gauge);
-    add(socks, static_cast<double>(k->tcp_inuse), {{"state", "inuse"}});
-    add(socks, static_cast<double>(k->tcp_orphan), {{"state", "orphan"}});
-    add(socks, static_cast<double>(k->tcp_tw), {{"state", "time_wait"}});
-    add(socks, static_cast<double>(k->tcp_alloc), {{"state", "alloc"}});
-    out.push_back(std::move(socks));
-    auto used = family("millionws_kernel_sockets_used", "Sockets of all kinds on the host",
-                       MetricType::Gauge);
-    add(used, static_cast<double>(k->sockets_used));
-    out.push_back(std::move(used));
+    appendRows(out, kSockstatRows, [&](SockstatRead read) { return read(*k); });
   }
   if (const auto slab = readSlabBytes()) {
-    auto f =
-        family("millionws_kernel_slab_bytes",
-               "Kernel slab memory on the host (/proc/meminfo Slab): socket structures live here",
-               MetricType::Gauge);
+    auto f = family(kSlab);
     add(f, static_cast<double>(*slab));
     out.push_back(std::move(f));
   }
@@ -303,9 +423,23 @@ std::vector<MetricFamily> collectProcess() {
 
 std::vector<MetricFamily> MetricsCollector::Collect() const {
   std::vector<MetricFamily> out = collectServer();
-  std::vector<MetricFamily> process = collectProcess();
+  std::vector<MetricFamily> process = collectProcess(scrape_descriptors_);
   out.insert(out.end(), std::make_move_iterator(process.begin()),
              std::make_move_iterator(process.end()));
+  return out;
+}
+
+std::vector<MetricInfo> metricCatalogue() {
+  std::vector<MetricInfo> out;
+  auto addRows = [&](const auto& rows) {
+    for (const auto& row : rows) {
+      if (!row.help.empty()) out.push_back({row.name, row.type});
+    }
+  };
+  addRows(kCounterRows);
+  addRows(kProcessRows);
+  addRows(kSockstatRows);
+  for (const FamilyDecl& d : kByHand) out.push_back({d.name, d.type});
   return out;
 }
 

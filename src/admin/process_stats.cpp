@@ -138,6 +138,10 @@ std::optional<uint64_t> readSlabBytes() { return parseSlabBytes(readFile("/proc/
 uint64_t countOpenFds() {
   struct stat st {};
   if (::stat("/proc/self/fd", &st) == 0 && st.st_size > 0) return static_cast<uint64_t>(st.st_size);
+  return countOpenFdsByWalk();
+}
+
+uint64_t countOpenFdsByWalk() {
   uint64_t n = 0;
   DIR* dir = ::opendir("/proc/self/fd");
   if (!dir) return 0;

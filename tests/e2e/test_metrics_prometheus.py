@@ -2,6 +2,7 @@
 Prometheus (Debian's `prometheus`) and asserted through PromQL with `promtool query instant`."""
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -94,9 +95,30 @@ def test_metrics_pass_promtool_check(admin_server):
                  "millionws_kernel_tcp_memory_bytes", "millionws_message_size_bytes_bucket",
                  "millionws_reactor_loop_duration_seconds_bucket"):
         assert "\n" + name in text, name
-    # Threads: reactors + main + the admin server's fixed pair; not per connection.
+    # Threads: reactors + main + the admin thread; not per connection.
     threads = [l for l in text.splitlines() if l.startswith("process_threads ")]
-    assert threads and float(threads[0].split()[1]) <= 2 + 1 + 2
+    assert threads and float(threads[0].split()[1]) == 2 + 1 + 1
+
+
+def test_process_open_fds_reads_what_proc_shows_between_scrapes(admin_server):
+    fd_dir = "/proc/%d/fd" % admin_server.pid
+    # Settled: the fixture's readiness probe may take a moment to be closed.
+    held, deadline = None, time.monotonic() + 5
+    while time.monotonic() < deadline:
+        now = len(os.listdir(fd_dir))
+        if now == held:
+            break
+        held = now
+        time.sleep(0.2)
+    _, body = http_get(admin_server.admin_port, "/metrics")
+    value = [float(l.split()[1]) for l in body.decode().splitlines()
+             if l.startswith("process_open_fds ")]
+    # The scrape's connection is closed a moment after its answer: the count settles back.
+    deadline = time.monotonic() + 5
+    while len(os.listdir(fd_dir)) != held and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(os.listdir(fd_dir)) == held
+    assert value == [held], "process_open_fds %r, /proc/PID/fd lists %d" % (value, held)
 
 
 @pytest.mark.timeout(180)

@@ -48,8 +48,11 @@ std::optional<ProcessSample> readProcess();
 std::optional<SockstatSample> readSockstat();
 std::optional<uint64_t> readSlabBytes();
 // Open descriptors: the size that stat(2) reports for /proc/self/fd (Linux >= 6.2,
-// a bitmap count, not a directory walk), else a directory walk.
+// a bitmap count, not a directory walk), else countOpenFdsByWalk(). Neither counts a
+// descriptor of its own; the caller leaves out what it holds to ask (a scrape's connection).
 uint64_t countOpenFds();
+// The entries of /proc/self/fd, less the one the walk itself opens.
+uint64_t countOpenFdsByWalk();
 
 std::string readFile(const char* path);
 

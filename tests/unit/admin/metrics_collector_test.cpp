@@ -4,7 +4,12 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
 #include <string>
+#include <vector>
 
 namespace mws::admin {
 namespace {
@@ -105,6 +110,90 @@ TEST_F(MetricsCollectorTest, PoolAndBackpressureGauges) {
   EXPECT_EQ(find(fs, "millionws_buffer_pool_blocks_in_use").metric.at(0).gauge.value, 2);
   EXPECT_EQ(find(fs, "millionws_pending_output_bytes").metric.at(0).gauge.value, 1000);
   EXPECT_EQ(find(fs, "millionws_connections_paused").metric.at(0).gauge.value, 1);
+}
+
+TEST_F(MetricsCollectorTest, AdminListenerFamilies) {
+  AdminStats admin;
+  admin.open.add(3);
+  admin.dropped_evicted.add(5);
+  admin.responses[adminStatusSlot(408)].add(2);
+  const MetricsCollector with_admin({{&a_, &pa_}}, &admin);
+  const auto fs = with_admin.collectServer();
+  EXPECT_EQ(find(fs, "millionws_admin_connections_open").metric.at(0).gauge.value, 3);
+  const auto& dropped = find(fs, "millionws_admin_connections_dropped_total");
+  EXPECT_EQ(valueWithLabel(dropped, "reason", "evicted"), 5);
+  EXPECT_EQ(valueWithLabel(dropped, "reason", "over_cap"), 0);
+  EXPECT_EQ(valueWithLabel(find(fs, "millionws_admin_responses_total"), "status", "408"), 2);
+  // Without the listener's counters (as in collector_) none of its families appear.
+  for (const auto& f : collector_.collectServer())
+    EXPECT_FALSE(f.name.starts_with("millionws_admin"));
+}
+
+// The catalogue is what Collect() produces: every family, once, with its type.
+TEST_F(MetricsCollectorTest, CatalogueMatchesWhatIsCollected) {
+  AdminStats admin;
+  const MetricsCollector full({{&a_, &pa_}, {&b_, &pb_}}, &admin);
+  std::map<std::string, prometheus::MetricType> collected;
+  for (const auto& f : full.Collect()) {
+    EXPECT_TRUE(collected.emplace(f.name, f.type).second) << "collected twice: " << f.name;
+    EXPECT_FALSE(f.help.empty()) << f.name;
+    EXPECT_FALSE(f.metric.empty()) << f.name;
+  }
+  std::map<std::string, prometheus::MetricType> catalogue;
+  for (const MetricInfo& m : metricCatalogue()) {
+    EXPECT_TRUE(catalogue.emplace(std::string(m.name), m.type).second)
+        << "declared twice: " << m.name;
+  }
+  EXPECT_EQ(collected, catalogue);
+}
+
+// README's metrics table (Observability) documents exactly the families /metrics carries.
+TEST(MetricsDocumentation, ReadmeTableMatchesTheCatalogue) {
+  std::ifstream readme(MWS_README_PATH);
+  ASSERT_TRUE(readme) << MWS_README_PATH;
+  std::map<std::string, std::string> documented;  // name -> type column
+  std::string line;
+  bool in_section = false, in_table = false;
+  while (std::getline(readme, line)) {
+    if (line.starts_with("## ")) in_section = line == "## Observability";
+    if (!in_section) continue;
+    if (line.starts_with("| Metric |")) {
+      in_table = true;
+      continue;
+    }
+    if (!in_table) continue;
+    if (!line.starts_with("|")) break;
+    if (line.starts_with("| ---")) continue;
+    std::vector<std::string> cells;
+    std::stringstream row(line.substr(1));
+    for (std::string cell; std::getline(row, cell, '|');) {
+      const size_t b = cell.find_first_not_of(' '), e = cell.find_last_not_of(' ');
+      cells.push_back(b == std::string::npos ? "" : cell.substr(b, e - b + 1));
+    }
+    ASSERT_GE(cells.size(), 2u) << line;
+    ASSERT_TRUE(cells[0].size() > 2 && cells[0].front() == '`' && cells[0].back() == '`') << line;
+    const std::string name = cells[0].substr(1, cells[0].size() - 2);
+    EXPECT_TRUE(documented.emplace(name, cells[1]).second) << "documented twice: " << name;
+  }
+  ASSERT_FALSE(documented.empty()) << "no metrics table in the Observability section";
+  std::map<std::string, std::string> declared;
+  for (const MetricInfo& m : metricCatalogue()) {
+    const char* type = m.type == prometheus::MetricType::Counter     ? "counter"
+                       : m.type == prometheus::MetricType::Histogram ? "histogram"
+                                                                     : "gauge";
+    declared.emplace(std::string(m.name), type);
+  }
+  for (const auto& [name, type] : declared) {
+    const auto it = documented.find(name);
+    if (it == documented.end()) {
+      ADD_FAILURE() << name << " is served but not in README's metrics table";
+    } else {
+      EXPECT_EQ(it->second, type) << name;
+    }
+  }
+  for (const auto& [name, type] : documented) {
+    EXPECT_TRUE(declared.count(name)) << name << " is in README's metrics table but not served";
+  }
 }
 
 TEST(ProcessFamilies, IncludeTheCoreProcessMetrics) {

@@ -1,7 +1,11 @@
 #include "mws/admin/process_stats.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include "mws/admin/metrics_collector.h"
 
 namespace mws::admin {
 namespace {
@@ -84,6 +88,41 @@ TEST(LiveProcess, MatchesWhatTheKernelSaysAboutUs) {
   EXPECT_EQ(countOpenFds(), before + 1);
   ::close(fd);
   EXPECT_EQ(countOpenFds(), before);
+}
+
+// Descriptors open now, by asking the kernel about each number: opens nothing itself.
+uint64_t probeOpenFds() {
+  rlimit lim{};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  uint64_t n = 0;
+  for (rlim_t fd = 0; fd < lim.rlim_cur && fd < 65536; ++fd) {
+    if (::fcntl(static_cast<int>(fd), F_GETFD) != -1) ++n;
+  }
+  return n;
+}
+
+TEST(OpenFds, CountsWhatIsOpenAndNothingOfItsOwn) {
+  EXPECT_EQ(countOpenFds(), probeOpenFds());
+  EXPECT_EQ(countOpenFdsByWalk(), probeOpenFds());
+}
+
+double openFdsSample(uint64_t scrape_descriptors) {
+  for (const auto& f : collectProcess(scrape_descriptors)) {
+    if (f.name == "process_open_fds") return f.metric.at(0).gauge.value;
+  }
+  return -1;
+}
+
+// A scrape holds its own connection while it counts: process_open_fds leaves it out, so it
+// reads what `ls /proc/PID/fd` shows between scrapes.
+TEST(OpenFds, TheScrapesOwnConnectionIsLeftOut) {
+  const int scrape = ::dup(0);  // stands for the scrape's connection
+  ASSERT_GE(scrape, 0);
+  const double with_it = openFdsSample(0);
+  const double without_it = openFdsSample(1);
+  ::close(scrape);
+  EXPECT_EQ(without_it, with_it - 1);
+  EXPECT_EQ(without_it, static_cast<double>(probeOpenFds()));
 }
 
 }  // namespace
