@@ -12,7 +12,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # module -> the modules it may include (itself always allowed). Read top to bottom:
-# protocol (base, buf, http, ws) < server library (net, server, admin) < app; load beside app.
+# protocol (base, buf, http, ws) < server library (net, tls, server, admin) < app; load beside app.
 PROTOCOL = {"base", "buf", "http", "ws"}
 ALLOWED = {
     "base": set(),
@@ -20,9 +20,10 @@ ALLOWED = {
     "http": {"base", "buf"},
     "ws": {"base", "buf"},
     "net": {"base"},
-    "server": PROTOCOL | {"net"},
-    "admin": PROTOCOL | {"net", "server"},
-    "app": PROTOCOL | {"net", "server", "admin"},
+    "tls": {"base", "net"},
+    "server": PROTOCOL | {"net", "tls"},
+    "admin": PROTOCOL | {"net", "tls", "server"},
+    "app": PROTOCOL | {"net", "tls", "server", "admin"},
     "load": PROTOCOL,
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"mws/([a-z_]+)/')
