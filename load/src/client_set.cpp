@@ -63,6 +63,10 @@ ClientSet::ClientSet(const ClientOptions& options, WorkerReport& report, Rng& rn
       read_buf_(new uint8_t[kReadBufferBytes]),
       events_(kMaxEvents),
       source_exhausted_(std::max<size_t>(1, options.sources.size())) {
+  if (options.tls.enabled) {
+    tls_ = std::make_unique<ClientTls>(options.tls);
+    ssl_.assign(options.connections, nullptr);
+  }
   write_buf_.resize(
       std::max({clientHeaderSize(options.max_message_bytes) + options.max_message_bytes,
                 request_.size(), ws::kMaxClientControlFrame}));
@@ -71,6 +75,7 @@ ClientSet::ClientSet(const ClientOptions& options, WorkerReport& report, Rng& rn
 }
 
 ClientSet::~ClientSet() {
+  for (SSL* ssl : ssl_) SSL_free(ssl);
   for (Conn& c : conns_) {
     if (c.fd >= 0) ::close(c.fd);
   }
@@ -127,6 +132,18 @@ void ClientSet::sendRequestEarly(uint32_t slot, uint64_t now_ns) noexcept {
   // so the server finds it queued when it wakes up to accept and answers in that same
   // wakeup. A socket still connecting says EAGAIN and EPOLLOUT brings finishConnect().
   Conn& c = conns_[slot];
+  if (tls_) {
+    // The ClientHello goes first, as early; a socket still connecting makes the handshake
+    // want to write, and EPOLLOUT continues it (a failed connect fails the handshake's send).
+    ssl_[slot] = tls_->open(c.fd);
+    if (!ssl_[slot]) {
+      fail(slot, FailReason::kNoDescriptors, now_ns);
+      return;
+    }
+    c.state = ConnState::kTlsHandshaking;
+    continueTls(slot, now_ns);
+    return;
+  }
   const HandshakeContext& ctx = handshakes_.at(c.hs);
   const size_t len = request_.render(ctx.key, reinterpret_cast<char*>(write_buf_.data()));
   const ssize_t n = ::send(c.fd, write_buf_.data(), len, MSG_NOSIGNAL);
@@ -139,6 +156,48 @@ void ClientSet::sendRequestEarly(uint32_t slot, uint64_t now_ns) noexcept {
   if (sent < len && !writeBytes(slot, write_buf_.data() + sent, len - sent)) {
     fail(slot, FailReason::kReset, now_ns);
   }
+}
+
+void ClientSet::continueTls(uint32_t slot, uint64_t now_ns) noexcept {
+  int err = 0;
+  switch (tls_->handshake(ssl_[slot], &err)) {
+    case TlsStep::kDone: {
+      const HandshakeContext& ctx = handshakes_.at(conns_[slot].hs);
+      report_.tls_handshake_ns.record(now_ns > ctx.start_ns ? now_ns - ctx.start_ns : 0);
+      ++(SSL_session_reused(ssl_[slot]) ? report_.tls_resumed : report_.tls_full);
+      sendRequest(slot, now_ns);
+      return;
+    }
+    case TlsStep::kWantRead:
+    case TlsStep::kWantWrite:
+      return;
+    case TlsStep::kFailed:
+      fail(slot, err != 0 ? failReasonForErrno(err) : FailReason::kTlsFailed, now_ns);
+      return;
+  }
+}
+
+void ClientSet::sendRequest(uint32_t slot, uint64_t now_ns) noexcept {
+  Conn& c = conns_[slot];
+  c.state = ConnState::kHandshaking;
+  const HandshakeContext& ctx = handshakes_.at(c.hs);
+  const size_t len = request_.render(ctx.key, reinterpret_cast<char*>(write_buf_.data()));
+  if (!writeBytes(slot, write_buf_.data(), len)) fail(slot, FailReason::kReset, now_ns);
+}
+
+ssize_t ClientSet::receive(uint32_t slot, uint8_t* buf, size_t len) noexcept {
+  if (tls_) return tls_->read(ssl_[slot], buf, len);
+  return ::read(conns_[slot].fd, buf, len);
+}
+
+bool ClientSet::drainedBy(ssize_t n, size_t room, bool hup) const noexcept {
+  return !tls_ && static_cast<size_t>(n) < room && !hup;
+}
+
+void ClientSet::releaseTls(uint32_t slot) noexcept {
+  if (!tls_ || !ssl_[slot]) return;
+  tls_->close(ssl_[slot]);
+  ssl_[slot] = nullptr;
 }
 
 void ClientSet::sweepTimeouts(uint64_t now_ns) noexcept {
@@ -183,6 +242,9 @@ void ClientSet::onEvent(uint32_t slot, uint32_t events, uint64_t now_ns) noexcep
     case ConnState::kConnecting:
       finishConnect(slot, now_ns);  // a failed connect shows in SO_ERROR
       return;
+    case ConnState::kTlsHandshaking:
+      continueTls(slot, now_ns);
+      return;
     case ConnState::kHandshaking:
     case ConnState::kOpen:
     case ConnState::kClosing:
@@ -207,10 +269,7 @@ void ClientSet::finishConnect(uint32_t slot, uint64_t now_ns) noexcept {
     fail(slot, failReasonForErrno(err), now_ns);
     return;
   }
-  c.state = ConnState::kHandshaking;
-  const HandshakeContext& ctx = handshakes_.at(c.hs);
-  const size_t len = request_.render(ctx.key, reinterpret_cast<char*>(write_buf_.data()));
-  if (!writeBytes(slot, write_buf_.data(), len)) fail(slot, FailReason::kReset, now_ns);
+  sendRequest(slot, now_ns);
 }
 
 void ClientSet::readHandshake(uint32_t slot, uint64_t now_ns, bool hup) noexcept {
@@ -222,7 +281,7 @@ void ClientSet::readHandshake(uint32_t slot, uint64_t now_ns, bool hup) noexcept
       fail(slot, FailReason::kBadResponse, now_ns);
       return;
     }
-    const ssize_t n = ::read(c.fd, ctx.response + ctx.len, room);
+    const ssize_t n = receive(slot, reinterpret_cast<uint8_t*>(ctx.response + ctx.len), room);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) return;
@@ -238,7 +297,7 @@ void ClientSet::readHandshake(uint32_t slot, uint64_t now_ns, bool hup) noexcept
         checkResponse({ctx.response, ctx.len}, {ctx.expected.data(), ctx.expected.size()});
     switch (check.verdict) {
       case ResponseVerdict::kIncomplete:
-        if (static_cast<size_t>(n) < room && !hup) return;  // drained; wait for the next edge
+        if (drainedBy(n, room, hup)) return;  // drained; wait for the next edge
         continue;
       case ResponseVerdict::kAccepted: {
         // Frames the server sent right behind the 101 go to the frame decoder.
@@ -247,7 +306,7 @@ void ClientSet::readHandshake(uint32_t slot, uint64_t now_ns, bool hup) noexcept
         becomeOpen(slot, now_ns);
         // A short read drained the socket: frames that come later raise a new edge, so the
         // read that would only say EAGAIN (one per connection in a ramp) is skipped.
-        if (extra == 0 && static_cast<size_t>(n) < room && !hup) return;
+        if (extra == 0 && drainedBy(n, room, hup)) return;
         readFrames(slot, now_ns, extra, hup);
         return;
       }
@@ -291,7 +350,7 @@ void ClientSet::readFrames(uint32_t slot, uint64_t now_ns, size_t preloaded, boo
   bool gone = false;
   for (;;) {
     const size_t room = kReadBufferBytes - have;
-    ssize_t n = ::read(c.fd, buf + have, room);
+    ssize_t n = receive(slot, buf + have, room);
     bool drained = false;
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -300,7 +359,7 @@ void ClientSet::readFrames(uint32_t slot, uint64_t now_ns, size_t preloaded, boo
       n = 0;
     } else if (n == 0) {
       gone = true;
-    } else if (static_cast<size_t>(n) < room && !hup) {
+    } else if (drainedBy(n, room, hup)) {
       // A short read means the socket is empty for now; new data raises a new
       // edge. With a hang-up pending, read on to see the EOF.
       drained = true;
@@ -369,6 +428,7 @@ void ClientSet::fail(uint32_t slot, FailReason reason, uint64_t now_ns) noexcept
     c.hs = HandshakePool::kNone;
     --inflight_;
   }
+  releaseTls(slot);
   if (c.fd >= 0) ::close(c.fd);  // also leaves the epoll set
   c.fd = -1;
   c.state = ConnState::kDone;
@@ -391,6 +451,7 @@ void ClientSet::endConnection(uint32_t slot) noexcept {
   Conn& c = conns_[slot];
   if (c.state == ConnState::kOpen) --open_;
   if (c.state == ConnState::kClosing) --closing_;
+  releaseTls(slot);
   if (c.fd >= 0) ::close(c.fd);
   c.fd = -1;
   c.state = ConnState::kDone;
@@ -413,6 +474,7 @@ void ClientSet::reapBroken(uint64_t now_ns) noexcept {
     const uint32_t slot = broken_[i];
     switch (conns_[slot].state) {
       case ConnState::kConnecting:
+      case ConnState::kTlsHandshaking:
       case ConnState::kHandshaking:
         fail(slot, FailReason::kReset, now_ns);
         break;
@@ -429,12 +491,16 @@ void ClientSet::reapBroken(uint64_t now_ns) noexcept {
 
 bool ClientSet::writeBytes(uint32_t slot, const uint8_t* data, size_t len) noexcept {
   Conn& c = conns_[slot];
-  return !c.broken && sendOrQueue(c.fd, c.pending, data, len);
+  if (c.broken) return false;
+  return tls_ ? tlsSendOrQueue(ssl_[slot], c.pending, data, len)
+              : sendOrQueue(c.fd, c.pending, data, len);
 }
 
 void ClientSet::flush(uint32_t slot) noexcept {
   Conn& c = conns_[slot];
-  if (!c.broken && !flushPending(c.fd, c.pending)) markBroken(slot);
+  if (c.broken) return;
+  const bool ok = tls_ ? tlsFlushPending(ssl_[slot], c.pending) : flushPending(c.fd, c.pending);
+  if (!ok) markBroken(slot);
 }
 
 bool ClientSet::sendMessage(uint32_t slot, ws::Opcode opcode,

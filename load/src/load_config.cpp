@@ -105,6 +105,13 @@ std::optional<int> LoadConfig::parse(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--histograms", histograms,
                "add the raw latency histograms to the summary (for merging shards)");
+  app.add_flag("--insecure", insecure,
+               "wss://: accept any server certificate (self-signed test pairs)");
+  app.add_option("--ca-file", ca_file,
+                 "wss://: trust the PEM certificates in this file instead of the system's")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--tls-resume", tls_resume,
+               "wss://: each new connection offers the newest session ticket (resumption)");
 
   try {
     app.parse(argc, argv);
@@ -127,6 +134,10 @@ std::optional<int> LoadConfig::parse(int argc, char** argv) {
     return 2;
   }
   target = std::move(*resolved);
+  if (!target.parts.tls && (insecure || !ca_file.empty() || tls_resume)) {
+    std::fprintf(stderr, "millionws-load: --insecure, --ca-file and --tls-resume need wss://\n");
+    return 2;
+  }
   if (!isLoopback(target.address.sin_addr) && !allow_remote) {
     std::fprintf(stderr,
                  "millionws-load: refusing %s: not a loopback address (pass --allow-remote to "

@@ -76,6 +76,12 @@ std::string renderSummary(const LoadConfig& config, const WorkerReport& r, const
       {"verify_sample",
        {{"requested", config.verify_sample}, {"ok", r.verify_ok}, {"failed", r.verify_failed}}},
   };
+  if (config.target.parts.tls) {
+    summary["tls"] = {{"handshakes_full", r.tls_full},
+                      {"handshakes_resumed", r.tls_resumed},
+                      {"resume_offered", config.tls_resume},
+                      {"handshake_latency_ms", percentilesMs(r.tls_handshake_ns)}};
+  }
   if (config.histograms) {
     // Percentiles cannot be averaged across pods; buckets can be added (deploy/load/gather.py).
     summary["histograms"] = {{"unit", "ns"},

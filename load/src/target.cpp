@@ -42,12 +42,16 @@ std::optional<WsUrl> parseWsUrl(std::string_view url, std::string* error) {
     if (error) *error = message;
     return std::nullopt;
   };
-  if (startsWithNoCase(url, "wss://")) return failWith("wss:// (TLS) is not supported");
-  if (!startsWithNoCase(url, "ws://")) return failWith("the URL must start with ws://");
-  std::string_view rest = url.substr(5);
+  const bool tls = startsWithNoCase(url, "wss://");
+  if (!tls && !startsWithNoCase(url, "ws://")) {
+    return failWith("the URL must start with ws:// or wss://");
+  }
+  std::string_view rest = url.substr(tls ? 6 : 5);
   const size_t end = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, end);
   WsUrl out;
+  out.tls = tls;
+  out.port = tls ? 443 : 80;
   if (end != std::string_view::npos) {
     std::string_view path = rest.substr(end);
     if (const size_t hash = path.find('#'); hash != std::string_view::npos) {
@@ -88,8 +92,9 @@ std::optional<Target> resolveTarget(std::string_view url, std::string* error,
   }
   Target target;
   target.url = std::string(url);
+  const uint16_t default_port = parts->tls ? 443 : 80;
   target.host_header =
-      parts->port == 80 ? parts->host : parts->host + ":" + std::to_string(parts->port);
+      parts->port == default_port ? parts->host : parts->host + ":" + std::to_string(parts->port);
   target.address.sin_family = AF_INET;
   target.address.sin_port = htons(parts->port);
   target.address.sin_addr = *addr;

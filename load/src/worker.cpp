@@ -36,6 +36,11 @@ ClientOptions clientOptions(const LoadConfig& config, const WorkerPlan& plan) {
   options.host_header = config.target.host_header;
   options.path = config.target.parts.path;
   options.max_message_bytes = config.message_bytes;
+  options.tls.enabled = config.target.parts.tls;
+  options.tls.insecure = config.insecure;
+  options.tls.ca_file = config.ca_file;
+  options.tls.resume = config.tls_resume;
+  options.tls.server_name = config.target.parts.host;
   return options;
 }
 

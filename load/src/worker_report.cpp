@@ -31,6 +31,8 @@ const char* failReasonName(FailReason reason) noexcept {
       return "reset";
     case FailReason::kClosed:
       return "closed";
+    case FailReason::kTlsFailed:
+      return "tls_failed";
     case FailReason::kAborted:
       return "aborted";
     case FailReason::kWorkerLost:
@@ -57,6 +59,9 @@ void WorkerReport::merge(const WorkerReport& other) noexcept {
   open_at_end += other.open_at_end;
   ramp_seconds = std::max(ramp_seconds, other.ramp_seconds);
   handshake_ns.merge(other.handshake_ns);
+  tls_handshake_ns.merge(other.tls_handshake_ns);
+  tls_full += other.tls_full;
+  tls_resumed += other.tls_resumed;
   echo_connections += other.echo_connections;
   echo_scheduled += other.echo_scheduled;
   echo_sent += other.echo_sent;
@@ -82,6 +87,9 @@ std::string WorkerReport::toJson() const {
       {"open_at_end", open_at_end},
       {"ramp_seconds", ramp_seconds},
       {"handshake_ns", histogramToJson(handshake_ns)},
+      {"tls_handshake_ns", histogramToJson(tls_handshake_ns)},
+      {"tls_full", tls_full},
+      {"tls_resumed", tls_resumed},
       {"echo_connections", echo_connections},
       {"echo_scheduled", echo_scheduled},
       {"echo_sent", echo_sent},
@@ -113,6 +121,9 @@ std::optional<WorkerReport> WorkerReport::fromJson(std::string_view text) {
     r.open_at_end = j.at("open_at_end").get<uint64_t>();
     r.ramp_seconds = j.at("ramp_seconds").get<double>();
     r.handshake_ns = histogramFromJson(j.at("handshake_ns"));
+    r.tls_handshake_ns = histogramFromJson(j.at("tls_handshake_ns"));
+    r.tls_full = j.at("tls_full").get<uint64_t>();
+    r.tls_resumed = j.at("tls_resumed").get<uint64_t>();
     r.echo_connections = j.at("echo_connections").get<uint64_t>();
     r.echo_scheduled = j.at("echo_scheduled").get<uint64_t>();
     r.echo_sent = j.at("echo_sent").get<uint64_t>();

@@ -40,6 +40,26 @@ WorkerReport report() {
 
 RunInfo run() { return RunInfo{"load-7", 1'700'000'000.25}; }
 
+TEST(SummaryTest, TlsCountsAppearForWssOnly) {
+  auto j = nlohmann::json::parse(renderSummary(config(), report(), run()));
+  EXPECT_FALSE(j.contains("tls"));
+  LoadConfig c = config();
+  std::string error;
+  c.url = "wss://127.0.0.1:8443/echo";
+  c.target = *resolveTarget(c.url, &error);
+  c.tls_resume = true;
+  WorkerReport r = report();
+  r.tls_full = 1;
+  r.tls_resumed = 99;
+  r.tls_handshake_ns.record(800'000);
+  j = nlohmann::json::parse(renderSummary(c, r, run()));
+  ASSERT_TRUE(j.contains("tls"));
+  EXPECT_EQ(j["tls"]["handshakes_full"], 1);
+  EXPECT_EQ(j["tls"]["handshakes_resumed"], 99);
+  EXPECT_EQ(j["tls"]["resume_offered"], true);
+  EXPECT_DOUBLE_EQ(j["tls"]["handshake_latency_ms"]["max"].get<double>(), 0.8);
+}
+
 TEST(SummaryTest, HasTheDocumentedShape) {
   const auto j = nlohmann::json::parse(renderSummary(config(), report(), run()));
   EXPECT_EQ(j["target"], "ws://127.0.0.1:8080/echo");

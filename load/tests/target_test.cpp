@@ -29,12 +29,35 @@ TEST(TargetTest, ParsesHostPortAndPath) {
   url = parseWsUrl("ws://h:1?x=1#frag", &error);
   ASSERT_TRUE(url) << error;
   EXPECT_EQ(url->path, "/?x=1");
+  EXPECT_FALSE(url->tls);
+}
+
+std::optional<in_addr> fakeResolver(const std::string& host);
+
+TEST(TargetTest, WssIsTlsWithPort443ByDefault) {
+  std::string error;
+  auto url = parseWsUrl("wss://127.0.0.1:8443/echo", &error);
+  ASSERT_TRUE(url) << error;
+  EXPECT_TRUE(url->tls);
+  EXPECT_EQ(url->port, 8443);
+  EXPECT_EQ(url->path, "/echo");
+  url = parseWsUrl("WSS://localhost", &error);
+  ASSERT_TRUE(url) << error;
+  EXPECT_TRUE(url->tls);
+  EXPECT_EQ(url->port, 443);
+  // The Host header names the port only when it is not the scheme's default.
+  auto t = resolveTarget("wss://millionws.test/echo", &error, fakeResolver);
+  ASSERT_TRUE(t) << error;
+  EXPECT_EQ(t->host_header, "millionws.test");
+  t = resolveTarget("wss://millionws.test:80/echo", &error, fakeResolver);
+  ASSERT_TRUE(t) << error;
+  EXPECT_EQ(t->host_header, "millionws.test:80");
 }
 
 TEST(TargetTest, RejectsWhatItCannotDo) {
-  for (const char* bad : {"wss://127.0.0.1/", "http://127.0.0.1/", "ws://", "ws://:80/",
-                          "ws://[::1]:80/", "ws://u@127.0.0.1/", "ws://127.0.0.1:0/",
-                          "ws://127.0.0.1:65536/", "ws://127.0.0.1:x/", "127.0.0.1:80"}) {
+  for (const char* bad :
+       {"wss://", "http://127.0.0.1/", "ws://", "ws://:80/", "ws://[::1]:80/", "ws://u@127.0.0.1/",
+        "ws://127.0.0.1:0/", "ws://127.0.0.1:65536/", "ws://127.0.0.1:x/", "127.0.0.1:80"}) {
     std::string error;
     EXPECT_FALSE(parseWsUrl(bad, &error)) << bad;
     EXPECT_FALSE(error.empty()) << bad;

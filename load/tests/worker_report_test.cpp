@@ -18,6 +18,9 @@ WorkerReport sample(uint64_t scale) {
   r.open_at_end = 96 * scale;
   r.ramp_seconds = 1.5 * static_cast<double>(scale);
   for (uint64_t i = 1; i <= 100; ++i) r.handshake_ns.record(i * 1000 * scale);
+  r.tls_handshake_ns.record(700'000 * scale);
+  r.tls_full = 3 * scale;
+  r.tls_resumed = 94 * scale;
   r.echo_connections = 10;
   r.echo_sent = 1000;
   r.echo_received = 999;
@@ -41,6 +44,9 @@ TEST(WorkerReportTest, JsonRoundTrip) {
   EXPECT_EQ(back->handshake_ns.min(), r.handshake_ns.min());
   EXPECT_EQ(back->handshake_ns.percentile(0.9), r.handshake_ns.percentile(0.9));
   EXPECT_EQ(back->echo_latency_ns.max(), 250'000u);
+  EXPECT_EQ(back->tls_handshake_ns.max(), 2'100'000u);
+  EXPECT_EQ(back->tls_full, 9u);
+  EXPECT_EQ(back->tls_resumed, 282u);
   EXPECT_DOUBLE_EQ(back->ramp_seconds, r.ramp_seconds);
   EXPECT_FALSE(back->aborted);
 }
@@ -62,6 +68,9 @@ TEST(WorkerReportTest, MergeAddsCountsAndKeepsLongestPhases) {
   EXPECT_EQ(a.handshake_ns.count(), 200u);
   EXPECT_EQ(a.handshake_ns.max(), 200'000u);
   EXPECT_EQ(a.echo_sent, 2000u);
+  EXPECT_EQ(a.tls_handshake_ns.count(), 2u);
+  EXPECT_EQ(a.tls_resumed, 282u);
+  EXPECT_EQ(a.tls_full, 9u);
 }
 
 TEST(WorkerReportTest, ReasonNamesAreDistinct) {

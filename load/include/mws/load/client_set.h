@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "mws/load/client_tls.h"
 #include "mws/load/frame_reader.h"
 #include "mws/load/handshake_pool.h"
 #include "mws/load/pending_output.h"
@@ -44,9 +45,18 @@ struct ClientOptions {
   std::string host_header;
   std::string path = "/";
   uint32_t max_message_bytes = 0;
+  TlsClientOptions tls;  // wss://: a TLS handshake between connect and the upgrade request
 };
 
-enum class ConnState : uint8_t { kUnused, kConnecting, kHandshaking, kOpen, kClosing, kDone };
+enum class ConnState : uint8_t {
+  kUnused,
+  kConnecting,
+  kTlsHandshaking,  // wss:// only
+  kHandshaking,
+  kOpen,
+  kClosing,
+  kDone
+};
 
 class ClientSet {
  public:
@@ -113,6 +123,14 @@ class ClientSet {
 
   void onEvent(uint32_t slot, uint32_t events, uint64_t now_ns) noexcept;
   void sendRequestEarly(uint32_t slot, uint64_t now_ns) noexcept;
+  void sendRequest(uint32_t slot, uint64_t now_ns) noexcept;
+  void continueTls(uint32_t slot, uint64_t now_ns) noexcept;
+  // read(2), or the TLS read: > 0 bytes, 0 at EOF, -1 with errno.
+  ssize_t receive(uint32_t slot, uint8_t* buf, size_t len) noexcept;
+  // Whether a read of `n` bytes into `room` proves the socket empty for now: a short plain
+  // read does, with no hang-up pending; a TLS read (one record at most) never does.
+  bool drainedBy(ssize_t n, size_t room, bool hup) const noexcept;
+  void releaseTls(uint32_t slot) noexcept;
   void finishConnect(uint32_t slot, uint64_t now_ns) noexcept;
   void readHandshake(uint32_t slot, uint64_t now_ns, bool hup) noexcept;
   void becomeOpen(uint32_t slot, uint64_t now_ns) noexcept;
@@ -134,6 +152,8 @@ class ClientSet {
   int epfd_ = -1;
   std::vector<Conn> conns_;
   HandshakePool handshakes_;
+  std::unique_ptr<ClientTls> tls_;  // wss:// only
+  std::vector<SSL*> ssl_;           // per slot, wss:// only (the 48-byte Conn stays as it is)
   RequestTemplate request_;
   std::unique_ptr<uint8_t[]> read_buf_;
   std::vector<uint8_t> write_buf_;

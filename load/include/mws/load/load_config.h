@@ -41,6 +41,10 @@ struct LoadConfig {
   uint64_t connections_total = 0;  // --connections as given: the whole run's
   double start_at_unix = 0;        // wall-clock start (seconds since the epoch); 0: at once
   bool histograms = false;         // raw histograms in the summary, for deploy/load/gather.py
+  // wss:// only: trust (--insecure, or --ca-file, else the system's store), and resumption.
+  bool insecure = false;
+  std::string ca_file;
+  bool tls_resume = false;
 
   Target target;  // resolved from url by parse()
 

@@ -1,4 +1,4 @@
-// The --url target: ws://host[:port][/path] parsed and resolved to one IPv4
+// The --url target: ws://host[:port][/path] or wss://... parsed and resolved to one IPv4
 // address, plus the loopback test that keeps the generator off other machines
 // unless --allow-remote. Start-up only; may allocate and call getaddrinfo().
 #pragma once
@@ -14,18 +14,19 @@ namespace mws::load {
 
 struct WsUrl {
   std::string host;
-  uint16_t port = 80;
+  uint16_t port = 80;      // 443 for wss:// when not given
   std::string path = "/";  // includes any query string
+  bool tls = false;        // wss://
 };
 
-// Returns nullopt and sets *error for anything but ws:// with an IPv4 address or
-// host name (wss://, IPv6 literals and user info are not supported).
+// Returns nullopt and sets *error for anything but ws:// or wss:// with an IPv4 address or
+// host name (IPv6 literals and user info are not supported).
 std::optional<WsUrl> parseWsUrl(std::string_view url, std::string* error);
 
 struct Target {
   std::string url;
   WsUrl parts;
-  std::string host_header;  // host, or host:port when the port is not 80
+  std::string host_header;  // host, or host:port when the port is not the scheme's default
   sockaddr_in address{};
 };
 

@@ -24,6 +24,7 @@ enum class FailReason : uint8_t {
   kBadResponse,         // malformed response or wrong Upgrade/Connection
   kReset,               // reset or socket error during the handshake
   kClosed,              // EOF before the response was complete
+  kTlsFailed,           // the TLS handshake failed (an alert, a certificate not trusted)
   kAborted,             // the run was stopped (deadline, signal) before it finished
   kWorkerLost,          // the worker process died without reporting (parent only)
   kCount,
@@ -40,6 +41,10 @@ struct WorkerReport {
   uint64_t open_at_end = 0;
   double ramp_seconds = 0;  // run start to the last connection resolved
   Histogram handshake_ns;
+  // wss:// only: connect + TLS handshake, and full against resumed (a session ticket taken).
+  Histogram tls_handshake_ns;
+  uint64_t tls_full = 0;
+  uint64_t tls_resumed = 0;
 
   uint64_t echo_connections = 0;
   uint64_t echo_scheduled = 0;  // open loop: messages the schedule called for
