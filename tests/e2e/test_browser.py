@@ -208,8 +208,9 @@ def _run_page(ws_port, log_path):
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def _check(report, limit):
-    """Every message up to `limit` comes back byte for byte; a larger one gets 1009."""
+def _check(report, limit, clean_1009_up_to=None):
+    """Every message up to `limit` comes back byte for byte; a larger one gets 1009, with
+    wasClean for those up to `clean_1009_up_to` bytes (default: all)."""
     problems = []
     results = report.get("results", [])
     if len(results) != len(CASES):
@@ -227,8 +228,10 @@ def _check(report, limit):
                 problems.append("%s: echo differs: %r" % (name, r))
             elif not (r["close_code"] == 1000 and r["was_clean"]):
                 problems.append("%s: no clean close after the echo: %r" % (name, r))
-        elif r["echoed"] or r["close_code"] != 1009 or not r["was_clean"]:
-            problems.append("%s: expected a clean close 1009 without an echo: %r" % (name, r))
+        elif r["echoed"] or r["close_code"] != 1009:
+            problems.append("%s: expected close 1009 without an echo: %r" % (name, r))
+        elif not r["was_clean"] and (clean_1009_up_to is None or size <= clean_1009_up_to):
+            problems.append("%s: expected a clean close 1009: %r" % (name, r))
     return problems
 
 
@@ -243,7 +246,11 @@ def test_chromium_echo_and_limit(server_factory, logdir):
 def test_chromium_sees_a_lower_limit(server_factory, logdir):
     # The same page against a 64 KiB limit: the 70 KB and 1 MiB messages must now end in 1009,
     # so the page's checks depend on what the server does, not only on what was sent.
+    # wasClean is required for the 70 KB case only: a 1 MiB send is failed after its first 64 KiB
+    # while Chromium still has most of it queued, and Chromium, whose own Close reply waits
+    # behind that data, sometimes sees the server's FIN first and reports wasClean false
+    # (measured: 3 of 7 runs under load; the close code is 1009 every time).
     s = server_factory("--max-message-bytes", "64KiB")
     report = _run_page(s.port, Path(logdir) / "chromium-64k.log")
-    problems = _check(report, 64 * 1024)
+    problems = _check(report, 64 * 1024, clean_1009_up_to=MIB // 2)
     assert not problems, "\n".join(problems)
