@@ -180,7 +180,7 @@ void AdminServer::run() noexcept {
       if (c.phase == ClientPhase::kWriting) {
         onWritable(c, now);
       } else if (c.phase != ClientPhase::kClosed) {
-        onReadable(c, now);
+        onReadable(c);
       }
       serve(c, now);
     }
@@ -271,7 +271,7 @@ void AdminServer::admit(int fd, uint64_t now) noexcept {
   clients_.push_back(std::move(c));
 }
 
-void AdminServer::onReadable(Client& c, uint64_t now) noexcept {
+void AdminServer::onReadable(Client& c) noexcept {
   char buf[kReadChunk];
   const ssize_t n = ::recv(c.fd.get(), buf, sizeof(buf), 0);
   if (n == 0) return close(c);  // the client is done (when lingering: its FIN, as hoped)
@@ -280,7 +280,6 @@ void AdminServer::onReadable(Client& c, uint64_t now) noexcept {
     return;
   }
   if (c.phase == ClientPhase::kLingering) return;  // dropped
-  (void)now;
   c.in.append(buf, static_cast<size_t>(n));
 }
 

@@ -81,7 +81,7 @@ class AdminServer {
   void run() noexcept;
   void acceptSome(uint64_t now) noexcept;
   void admit(int fd, uint64_t now) noexcept;
-  void onReadable(Client& c, uint64_t now) noexcept;
+  void onReadable(Client& c) noexcept;
   void serve(Client& c, uint64_t now) noexcept;
   void respond(Client& c, AdminReply reply, uint64_t now) noexcept;
   void onWritable(Client& c, uint64_t now) noexcept;
