@@ -26,14 +26,14 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DMWS_BUILD_TESTS=O
 
 # --- runtime: shared libraries and the two binaries, no compiler, no headers -----------------
 FROM debian:bookworm-slim
-# The shared libraries the binaries link (ldd): OpenSSL's libcrypto, spdlog + fmt, prometheus-cpp
-# core/pull and civetweb (its HTTP server). CLI11 and nlohmann-json are header-only; llhttp is
+# The shared libraries the binaries link (ldd): OpenSSL (libssl3 holds libcrypto and libssl),
+# spdlog + fmt, prometheus-cpp core (the admin port serves HTTP itself; no civetweb). CLI11 and nlohmann-json are header-only; llhttp is
 # compiled in. `just image-check` runs both binaries, so a missing library fails it.
 # `apt-get clean`: the official slim base already drops downloaded .debs after installing,
 # other Debian bases do not (that would be ~80 MB of .debs and apt caches in this layer).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libssl3 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libcivetweb1 \
+      libssl3 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /staging/usr/local/ /usr/local/
