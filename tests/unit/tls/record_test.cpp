@@ -63,6 +63,35 @@ TEST_P(RecordTest, SealsAndOpensInOrderAcrossAKeyUpdate) {
   EXPECT_EQ(p.server.write.seq, tls13 ? 1u : 5u);  // reset by the update at record 3
 }
 
+TEST_P(RecordTest, InterleavedConnectionsKeepTheirOwnKeys) {
+  // The thread's cipher contexts keep the last key they were given: records of two
+  // connections in turn must each use their own.
+  const auto [tls13, aead] = GetParam();
+  Peers a = makePeers(tls13, aead);
+  Peers b = makePeers(tls13, aead);
+  if (tls13) {
+    ASSERT_TRUE(updateTls13(b.server.write, aead));  // b: another key than a's
+    ASSERT_TRUE(updateTls13(b.client.read, aead));
+  } else {
+    b.server.write.key[0] ^= 1;
+    b.client.read.key[0] ^= 1;
+  }
+  for (int i = 0; i < 6; ++i) {
+    Peers& p = (i % 3 == 0) ? b : a;
+    std::vector<uint8_t> wire = sealOf(p.server, ContentType::kApplicationData, "turn");
+    const Opened o = open(p.client, wire);
+    ASSERT_TRUE(o.ok) << i;
+    // And the other connection's keys refuse it.
+    Peers& other = (&p == &a) ? b : a;
+    RecordKeys copy = other.client;
+    copy.read.seq = p.client.read.seq - 1;
+    std::vector<uint8_t> again = sealOf(p.server, ContentType::kApplicationData, "x");
+    std::vector<uint8_t> scratch = again;  // opening decrypts in place, even when it fails
+    EXPECT_FALSE(open(copy, scratch).ok) << i;
+    ASSERT_TRUE(open(p.client, again).ok) << i;
+  }
+}
+
 TEST_P(RecordTest, EveryFlippedBitIsRefused) {
   const auto [tls13, aead] = GetParam();
   Peers p = makePeers(tls13, aead);
