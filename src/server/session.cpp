@@ -1,22 +1,39 @@
-// What happens to one connection: reading, the HTTP upgrade, frames and echo,
-// output with backpressure, and the closing handshake. Runs on the connection's
-// reactor thread; allocates nothing per message (buffers come from the pool and
-// only while a connection has a partial frame or unsent output).
+// Sessions (server/session.h): the lifecycle half. Entry points from the loop, states and
+// their timers, input (the HTTP upgrade, frames, echo) and closing; the output half is
+// session_output.cpp.
+#include "mws/server/session.h"
+
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <type_traits>
 
+#include "mws/base/check.h"
 #include "mws/http/handshake.h"
 #include "mws/http/upgrade_parser.h"
-#include "mws/server/worker.h"
-#include "mws/ws/encoder.h"
 
 namespace mws::server {
+
+// release() gives blocks back and reuses slots without running destructors.
+static_assert(std::is_trivially_destructible_v<http::UpgradeParser>,
+              "the handshake parser's pooled block is given back without a destructor call");
+static_assert(std::is_trivially_destructible_v<Connection>,
+              "slab slots are reused without a destructor call");
+// The parser is placed in a pooled block: it must fit the block class it gets (4 KiB) and
+// the block's data must be aligned for it.
+static_assert(sizeof(http::UpgradeParser) <= buf::BufferPool::capacityOf(4),
+              "the handshake parser grew past its 4 KiB pool block");
+static_assert(alignof(http::UpgradeParser) <= alignof(buf::Block),
+              "pooled data is only aligned as a Block header is");
+// The unfinished frame kept between reads (a header or a whole control frame) is counted
+// in Connection::spill and put back in front of the scratch buffer.
+static_assert(ws::kMaxClientControlFrame <= UINT8_MAX, "the largest spill fits its uint8_t");
+static_assert(ws::kMaxClientControlFrame <= Sessions::kSpillRoom,
+              "the largest spill fits the scratch buffer's front room");
 
 namespace {
 
@@ -33,23 +50,267 @@ DisconnectReason reasonForCode(uint16_t code) noexcept {
   }
 }
 
+uint64_t tagFor(uint32_t index, uint16_t generation) noexcept {
+  return (uint64_t{generation} << 32) | index;
+}
+
 }  // namespace
 
-void Worker::onEvents(Connection& c, uint32_t events) noexcept {
-  if (events & EPOLLERR) return kill(c, DisconnectReason::kReset);
-  if (events & EPOLLOUT) onWritable(c);
-  if (c.state != ConnState::kDead && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))) {
-    onReadable(c, events & (EPOLLRDHUP | EPOLLHUP));
+uint16_t toTicks(std::chrono::milliseconds d) noexcept {
+  if (d.count() <= 0) return 0;
+  return static_cast<uint16_t>((d.count() + 999) / 1000 + 1);
+}
+
+Sessions::Sessions(const Config& config, unsigned reactor, SharedState& shared, WorkerStats& stats,
+                   net::Reactor& reactor_fds, net::TimerWheel& wheel, WarnThrottle& warn,
+                   uint32_t capacity)
+    : config_(config),
+      reactor_index_(reactor),
+      log_lifecycle_(spdlog::should_log(spdlog::level::debug)),
+      shared_(shared),
+      stats_(stats),
+      reactor_(reactor_fds),
+      wheel_(wheel),
+      warn_(warn),
+      slab_(capacity),
+      handler_(*this),
+      handshake_ticks_(toTicks(config.handshake_timeout)),
+      idle_ticks_(toTicks(config.idle_timeout)),
+      ping_ticks_(toTicks(config.ping_interval)),
+      scratch_(new uint8_t[kSpillRoom + kScratchBytes]),
+      cork_(new uint8_t[kCorkBytes]) {
+  limits_.max_message_bytes = config.max_message_bytes;
+}
+
+uint64_t Sessions::tagOf(uint32_t index) const noexcept {
+  return tagFor(index, slab_.at(index).generation);
+}
+
+// --- Entry points from the loop
+
+uint32_t Sessions::admit(int fd) noexcept {
+  if (shared_.open_sockets.fetch_add(1, std::memory_order_relaxed) >= shared_.max_sockets) {
+    shared_.open_sockets.fetch_sub(1, std::memory_order_relaxed);
+    ::close(fd);
+    stats_.accept_errors.add();
+    warn_.warn(now_ms_, reactor_index_,
+               "descriptor budget of {} sockets reached, refusing connections",
+               shared_.max_sockets);
+    return ConnectionSlab::kNone;
+  }
+  const uint32_t index = slab_.allocate();
+  if (index == ConnectionSlab::kNone) {
+    shared_.open_sockets.fetch_sub(1, std::memory_order_relaxed);
+    ::close(fd);
+    stats_.accept_errors.add();
+    return ConnectionSlab::kNone;
+  }
+  Connection& c = slab_.at(index);
+  if (reactor_.add(fd, net::Reactor::kConnectionEvents, tagFor(index, c.generation)) != 0) {
+    ::close(fd);
+    slab_.release(index);
+    shared_.open_sockets.fetch_sub(1, std::memory_order_relaxed);
+    stats_.accept_errors.add();
+    return ConnectionSlab::kNone;
+  }
+  c.fd = fd;
+  c.active_tick = now_tick_;
+  stats_.tcp_accepted.add();
+  stats_.tcp_open.add();
+  if (log_lifecycle_) spdlog::debug("reactor {} fd {}: accepted", reactor_index_, fd);
+  enter(c, ConnState::kHandshaking);
+  return index;
+}
+
+void Sessions::onEvents(uint64_t tag, uint32_t events) noexcept {
+  Connection& c = slab_.at(static_cast<uint32_t>(tag));
+  // A connection closed earlier in this batch, perhaps already replaced: not ours.
+  if (c.state == ConnState::kFree || c.generation != static_cast<uint16_t>(tag >> 32)) return;
+  if (events & EPOLLERR) {
+    kill(c, DisconnectReason::kReset);
+  } else {
+    // Writes before reads: sending what is queued first may take the connection below the
+    // backpressure threshold, so the read below runs in this same wakeup instead of waiting
+    // for the read queue's next round; and the echoes that read produces find the kernel's
+    // send buffer emptier, so they go out directly instead of behind the queue.
+    if (events & EPOLLOUT) writeQueued(c);
+    if (c.state != ConnState::kDead && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))) {
+      onReadable(c, events & (EPOLLRDHUP | EPOLLHUP));
+    }
+  }
+  settle(c);
+}
+
+void Sessions::onTimer(const net::TimerWheel::Entry& e) noexcept {
+  Connection& c = slab_.at(e.id);
+  if (c.state == ConnState::kFree || c.generation != e.generation ||
+      !(c.flags & Connection::kInWheel) || c.wheel_due != e.due) {
+    return;  // superseded by an earlier deadline, or the connection is gone
+  }
+  c.flags &= ~Connection::kInWheel;
+  timerFired(c);
+  settle(c);
+}
+
+void Sessions::readQueued() noexcept {
+  // The queue is swapped out so that re-queued connections wait for the next round.
+  reading_.swap(read_queue_);
+  for (const uint64_t tag : reading_) {
+    Connection& c = slab_.at(static_cast<uint32_t>(tag));
+    if (c.state == ConnState::kFree || c.generation != static_cast<uint16_t>(tag >> 32)) continue;
+    c.flags &= ~Connection::kReadQueued;
+    onReadable(c, false);
+    settle(c);
+  }
+  reading_.clear();
+}
+
+void Sessions::closeAllGoingAway() noexcept {
+  for (uint32_t i = 0; i < slab_.highWater(); ++i) {
+    Connection& c = slab_.at(i);
+    if (c.state != ConnState::kOpen) continue;
+    startClose(c, ws::kCloseGoingAway, DisconnectReason::kShutdown);
+    settle(c);
   }
 }
 
-void Worker::kill(Connection& c, DisconnectReason reason) noexcept {
-  if (c.state == ConnState::kOpen || c.state == ConnState::kHandshaking) c.reason = reason;
-  if (c.state == ConnState::kClosing && reason != DisconnectReason::kReset) c.reason = reason;
-  c.state = ConnState::kDead;
+void Sessions::cutAll() noexcept {
+  for (uint32_t i = 0; i < slab_.highWater(); ++i) {
+    Connection& c = slab_.at(i);
+    if (c.state == ConnState::kFree) continue;
+    kill(c, DisconnectReason::kShutdown);
+    release(c);
+  }
 }
 
-void Worker::onReadable(Connection& c, bool hangup) noexcept {
+// --- State
+
+void Sessions::enter(Connection& c, ConnState next) noexcept {
+  c.state = next;
+  c.state_tick = now_tick_;
+  armForState(c);
+}
+
+void Sessions::kill(Connection& c, DisconnectReason reason) noexcept {
+  // The first cause of an ending is the one counted. An open (or handshaking) connection
+  // has none yet. A closing one has ours (idle timeout, shutdown): a reset while we wait for
+  // the answer does not replace it, a harder cause (memory, the drain deadline) does.
+  // Flushing and lingering connections already ended for a reason (the client's Close, a
+  // protocol error) and keep it.
+  if (c.state == ConnState::kOpen || c.state == ConnState::kHandshaking) c.reason = reason;
+  if (c.state == ConnState::kClosing && reason != DisconnectReason::kReset) c.reason = reason;
+  enter(c, ConnState::kDead);
+}
+
+void Sessions::settle(Connection& c) noexcept {
+  if (c.state == ConnState::kFree) return;
+  flush(c);
+  if (c.state == ConnState::kFlushing && c.out.empty()) enter(c, ConnState::kDead);
+  if (c.state == ConnState::kDead) release(c);
+}
+
+void Sessions::release(Connection& c) noexcept {
+  if (c.state == ConnState::kFree) return;
+  if (c.fd >= 0) ::close(c.fd);  // also leaves the epoll set: the fd is not shared
+  // The handshake parser (if any) is trivially destructible: giving its block back is enough.
+  c.msg.clear(pool_);
+  stats_.pending_bytes.sub(c.out.size());
+  c.out.clear(pool_);
+  if (c.flags & Connection::kPaused) stats_.paused.sub();
+  if (c.flags & Connection::kCounted) {
+    if (log_lifecycle_) {
+      spdlog::debug("reactor {} fd {}: closed ({})", reactor_index_, c.fd,
+                    disconnectReasonName(c.reason));
+    }
+    stats_.active.sub();
+    stats_.disconnections[static_cast<size_t>(c.reason)].add();
+    shared_.open_websockets.fetch_sub(1, std::memory_order_relaxed);
+  }
+  stats_.tcp_open.sub();
+  shared_.open_sockets.fetch_sub(1, std::memory_order_relaxed);
+  slab_.release(indexOf(c));
+}
+
+// --- Timers
+
+void Sessions::timerFired(Connection& c) noexcept {
+  switch (c.state) {
+    case ConnState::kHandshaking:
+      if (elapsed(c.state_tick) >= handshake_ticks_) {
+        stats_.handshake_timeouts.add();
+        return enter(c, ConnState::kDead);
+      }
+      break;
+    case ConnState::kOpen:
+      if (idle_ticks_ && elapsed(c.active_tick) >= idle_ticks_) {
+        return startClose(c, ws::kCloseGoingAway, DisconnectReason::kIdleTimeout);
+      }
+      if (ping_ticks_ && elapsed(c.active_tick) >= ping_ticks_ &&
+          elapsed(c.state_tick) >= ping_ticks_) {
+        sendFrame(c, ws::Opcode::kPing, {});
+        stats_.pings_out.add();
+        c.state_tick = now_tick_;  // while open, state_tick is when the last ping went out
+      }
+      break;
+    case ConnState::kClosing:
+    case ConnState::kFlushing:
+    case ConnState::kLingering:
+      if (elapsed(c.state_tick) >= kCloseWaitTicks) {
+        if (c.state == ConnState::kClosing) c.reason = DisconnectReason::kCloseTimeout;
+        return enter(c, ConnState::kDead);
+      }
+      break;
+    default:
+      return;
+  }
+  armForState(c);
+}
+
+void Sessions::armForState(Connection& c) noexcept {
+  switch (c.state) {
+    case ConnState::kHandshaking:
+      if (handshake_ticks_) arm(c, static_cast<uint16_t>(c.state_tick + handshake_ticks_));
+      break;
+    case ConnState::kOpen: {
+      uint16_t due = 0;
+      bool any = false;
+      auto consider = [&](uint16_t t) {
+        if (!any || net::ticksBetween(now_tick_, t) < net::ticksBetween(now_tick_, due)) due = t;
+        any = true;
+      };
+      if (idle_ticks_) consider(static_cast<uint16_t>(c.active_tick + idle_ticks_));
+      if (ping_ticks_) {
+        // Due once both the input and our last ping are an interval old.
+        const uint16_t base =
+            net::ticksBetween(c.active_tick, c.state_tick) < 0x8000 ? c.state_tick : c.active_tick;
+        consider(static_cast<uint16_t>(base + ping_ticks_));
+      }
+      if (any) arm(c, due);
+      break;
+    }
+    case ConnState::kClosing:
+    case ConnState::kFlushing:
+    case ConnState::kLingering:
+      arm(c, static_cast<uint16_t>(c.state_tick + kCloseWaitTicks));
+      break;
+    default:
+      break;
+  }
+}
+
+void Sessions::arm(Connection& c, uint16_t due) noexcept {
+  // Keep the live entry if it fires no later than needed; it re-arms when it fires.
+  if ((c.flags & Connection::kInWheel) &&
+      net::ticksBetween(now_tick_, c.wheel_due) <= net::ticksBetween(now_tick_, due)) {
+    return;
+  }
+  c.wheel_due = wheel_.schedule(indexOf(c), c.generation, due);
+  c.flags |= Connection::kInWheel;
+}
+
+// --- Input
+
+void Sessions::onReadable(Connection& c, bool hangup) noexcept {
   size_t budget = kReadBudget;
   uint8_t* const base = scratch_.get() + kSpillRoom;
   while (!(c.flags & Connection::kPaused)) {
@@ -70,36 +331,33 @@ void Worker::onReadable(Connection& c, bool hangup) noexcept {
       // the read that would only return EAGAIN is skipped. Not so after a hangup, where
       // no further edge will come: read on to EOF.
       if (static_cast<size_t>(n) < kScratchBytes && !hangup) return;
-      if (budget <= static_cast<size_t>(n)) return queueRead(c, current_);
+      if (budget <= static_cast<size_t>(n)) return queueRead(c);
       budget -= static_cast<size_t>(n);
       continue;
     }
-    if (n == 0) {
-      // EOF. A client that closes without a closing handshake is an abnormal closure
-      // (1006); one we were closing with is done. Either way, what is already queued for it
-      // (echoes, our Close) still goes out: a half-closed client may be reading.
-      if (c.state == ConnState::kHandshaking) return kill(c, DisconnectReason::kReset);
-      if (c.state == ConnState::kOpen) c.reason = DisconnectReason::kReset;
-      if (c.state != ConnState::kFlushing) {
-        c.state = ConnState::kFlushing;
-        c.state_tick = now_tick_;
-        armForState(current_);
-      }
-      return;
-    }
+    if (n == 0) return onHangup(c);
     if (errno == EINTR) continue;
     if (errno != EAGAIN) kill(c, DisconnectReason::kReset);
     return;
   }
 }
 
-void Worker::queueRead(Connection& c, uint32_t index) noexcept {
-  if (c.flags & Connection::kReadQueued) return;
-  c.flags |= Connection::kReadQueued;
-  read_queue_.push_back((uint64_t{c.generation} << 32) | index);
+void Sessions::onHangup(Connection& c) noexcept {
+  // EOF. A client that closes without a closing handshake is an abnormal closure (1006);
+  // one we were closing with is done. Either way, what is already queued for it (echoes,
+  // our Close) still goes out: a half-closed client may be reading.
+  if (c.state == ConnState::kHandshaking) return kill(c, DisconnectReason::kReset);
+  if (c.state == ConnState::kOpen) c.reason = DisconnectReason::kReset;
+  if (c.state != ConnState::kFlushing) enter(c, ConnState::kFlushing);
 }
 
-void Worker::input(Connection& c, std::span<uint8_t> data) noexcept {
+void Sessions::queueRead(Connection& c) noexcept {
+  if (c.flags & Connection::kReadQueued) return;
+  c.flags |= Connection::kReadQueued;
+  read_queue_.push_back(tagFor(indexOf(c), c.generation));
+}
+
+void Sessions::input(Connection& c, std::span<uint8_t> data) noexcept {
   switch (c.state) {
     case ConnState::kHandshaking:
       return handshakeInput(c, data);
@@ -111,7 +369,7 @@ void Worker::input(Connection& c, std::span<uint8_t> data) noexcept {
   }
 }
 
-void Worker::handshakeInput(Connection& c, std::span<uint8_t> data) noexcept {
+void Sessions::handshakeInput(Connection& c, std::span<uint8_t> data) noexcept {
   // The parser lives in a pooled block only while the handshake lasts.
   if (!c.msg.holdsBlock()) {
     if (c.msg.assign(pool_, sizeof(http::UpgradeParser)) != Errc::kOk) {
@@ -146,45 +404,48 @@ void Worker::handshakeInput(Connection& c, std::span<uint8_t> data) noexcept {
     shared_.open_websockets.fetch_sub(1, std::memory_order_relaxed);
     return rejectHandshake(c, 503, "connection limit reached");
   }
-  char text[http::kMaxResponseBytes];
-  const size_t len = http::renderSwitchingProtocols(text, parser.request().key.view());
-  c.msg.clear(pool_);  // the parser's block: request() is not used past this point
-  sendHttp(c, std::string_view(text, len));
-  c.state = ConnState::kOpen;
-  c.state_tick = now_tick_;
-  c.flags |= Connection::kCounted;
-  c.decoder = ws::DecoderState{};
-  stats_.upgrades.add();
-  stats_.active.add();
-  if (log_lifecycle_) spdlog::debug("reactor {} fd {}: upgraded", index_, c.fd);
-  armForState(current_);
+  upgrade(c, parser.request().key.view());
   // Frames may have come in the same segment as the request.
   if (consumed < data.size()) frameInput(c, data.subspan(consumed));
 }
 
-void Worker::rejectHandshake(Connection& c, uint16_t status, std::string_view reason) noexcept {
+void Sessions::upgrade(Connection& c, std::string_view key) noexcept {
+  char text[http::kMaxResponseBytes];
+  const size_t len = http::renderSwitchingProtocols(text, key);
+  c.msg.clear(pool_);  // the parser's block, which `key` points into: used up above
+  sendHttp(c, std::string_view(text, len));
+  c.flags |= Connection::kCounted;
+  c.decoder = ws::DecoderState{};
+  stats_.upgrades.add();
+  stats_.active.add();
+  if (log_lifecycle_) spdlog::debug("reactor {} fd {}: upgraded", reactor_index_, c.fd);
+  enter(c, ConnState::kOpen);
+}
+
+void Sessions::rejectHandshake(Connection& c, uint16_t status, std::string_view reason) noexcept {
   for (size_t i = 0; i < kRejectStatuses.size(); ++i) {
     if (kRejectStatuses[i] == status) stats_.rejected[i].add();
   }
   if (log_lifecycle_) {
-    spdlog::debug("reactor {} fd {}: handshake refused with {}: {}", index_, c.fd, status, reason);
+    spdlog::debug("reactor {} fd {}: handshake refused with {}: {}", reactor_index_, c.fd, status,
+                  reason);
   }
-  if (status != 503) warnRateLimited("handshake refused with {} ({})", status, reason);
+  if (status != 503) {
+    warn_.warn(now_ms_, reactor_index_, "handshake refused with {} ({})", status, reason);
+  }
   char text[http::kMaxResponseBytes];
   sendHttp(c, std::string_view(text, http::renderError(text, status, reason)));
   startLingering(c);
 }
 
-void Worker::startLingering(Connection& c) noexcept {
+void Sessions::startLingering(Connection& c) noexcept {
   // Lingering close: keep reading (and dropping) until the client closes, so that
   // closing with unread input does not reset the connection before it reads the answer.
   c.msg.clear(pool_);  // the handshake parser
-  c.state = ConnState::kLingering;
-  c.state_tick = now_tick_;
-  armForState(current_);
+  enter(c, ConnState::kLingering);
 }
 
-void Worker::frameInput(Connection& c, std::span<uint8_t> data) noexcept {
+void Sessions::frameInput(Connection& c, std::span<uint8_t> data) noexcept {
   while (!data.empty() && (c.state == ConnState::kOpen || c.state == ConnState::kClosing)) {
     handler_.bind(c);
     const ws::DecodeResult r = ws::decode(c.decoder, data, limits_, handler_);
@@ -201,61 +462,54 @@ void Worker::frameInput(Connection& c, std::span<uint8_t> data) noexcept {
   }
 }
 
-void Worker::dropMessage(Connection& c) noexcept { c.msg.clear(pool_); }
-
-void Worker::countMessage(ws::Opcode opcode, size_t bytes) noexcept {
+void Sessions::countMessage(ws::Opcode opcode, size_t bytes) noexcept {
   (opcode == ws::Opcode::kText ? stats_.messages_in_text : stats_.messages_in_binary).add();
   stats_.message_sizes.observe(messageSizeBucket(bytes), bytes);
 }
 
-ws::HandlerAction Worker::EchoHandler::onMessagePiece(ws::Opcode opcode, std::span<uint8_t> piece,
-                                                      bool first, bool last) noexcept {
-  Connection& c = *c_;
-  Worker& w = worker_;
+ws::HandlerAction Sessions::onMessagePiece(Connection& c, ws::Opcode opcode,
+                                           std::span<uint8_t> piece, bool first,
+                                           bool last) noexcept {
   if (c.state != ConnState::kOpen) return ws::HandlerAction::kContinue;
-  w.stats_.bytes_in.add(piece.size());
+  stats_.bytes_in.add(piece.size());
   if (first && last) {
-    w.countMessage(opcode, piece.size());
+    countMessage(opcode, piece.size());
     // The whole message arrived in one read: echo it straight from the read buffer.
-    w.sendFrame(c, opcode, piece);
+    sendFrame(c, opcode, piece);
   } else {
-    if (c.msg.append(w.pool_, piece) != Errc::kOk) {
-      w.startClose(c, ws::kCloseInternalError, DisconnectReason::kInternalError);
+    if (c.msg.append(pool_, piece) != Errc::kOk) {
+      startClose(c, ws::kCloseInternalError, DisconnectReason::kInternalError);
       return ws::HandlerAction::kStop;
     }
     if (!last) return ws::HandlerAction::kContinue;
-    w.countMessage(opcode, c.msg.size());
-    w.sendFrame(c, opcode, c.msg.bytes());
-    w.dropMessage(c);
+    countMessage(opcode, c.msg.size());
+    sendFrame(c, opcode, c.msg.bytes());
+    c.msg.clear(pool_);
   }
   return ws::HandlerAction::kContinue;
 }
 
-ws::HandlerAction Worker::EchoHandler::onControl(ws::Opcode opcode, uint16_t close_code,
-                                                 std::span<const uint8_t> payload) noexcept {
-  Connection& c = *c_;
-  Worker& w = worker_;
+ws::HandlerAction Sessions::onControl(Connection& c, ws::Opcode opcode, uint16_t close_code,
+                                      std::span<const uint8_t> payload) noexcept {
   switch (opcode) {
     case ws::Opcode::kPing:
-      w.stats_.pings_in.add();
-      if (c.state == ConnState::kOpen) w.sendFrame(c, ws::Opcode::kPong, payload);
+      stats_.pings_in.add();
+      if (c.state == ConnState::kOpen) sendFrame(c, ws::Opcode::kPong, payload);
       return ws::HandlerAction::kContinue;
     case ws::Opcode::kPong:
-      w.stats_.pongs_in.add();  // unsolicited or an answer to our ping: either way, alive
+      stats_.pongs_in.add();  // unsolicited or an answer to our ping: either way, alive
       return ws::HandlerAction::kContinue;
     case ws::Opcode::kClose:
-      w.stats_.closes_received[closeCodeSlot(close_code)].add();
+      stats_.closes_received[closeCodeSlot(close_code)].add();
       if (c.state == ConnState::kOpen) {
         // Answer with the same status code (none if there was none), then close the TCP
         // connection once the answer is out (rfc6455#section-5.5.1, 7.1.1).
-        w.sendClose(c, close_code);
+        sendClose(c, close_code);
         c.reason = DisconnectReason::kClientClose;
-        c.state = ConnState::kFlushing;
-        c.state_tick = w.now_tick_;
-        w.dropMessage(c);
-        w.armForState(w.current_);
+        c.msg.clear(pool_);
+        enter(c, ConnState::kFlushing);
       } else {
-        c.state = ConnState::kDead;  // the answer to our Close: the handshake is complete
+        enter(c, ConnState::kDead);  // the answer to our Close: the handshake is complete
       }
       return ws::HandlerAction::kStop;
     default:
@@ -263,144 +517,21 @@ ws::HandlerAction Worker::EchoHandler::onControl(ws::Opcode opcode, uint16_t clo
   }
 }
 
-void Worker::startClose(Connection& c, uint16_t code, DisconnectReason reason) noexcept {
+void Sessions::startClose(Connection& c, uint16_t code, DisconnectReason reason) noexcept {
   if (c.state != ConnState::kOpen) return;
   sendClose(c, code);
   c.reason = reason;
-  c.state_tick = now_tick_;
+  c.msg.clear(pool_);
+  c.spill = 0;
   if (code == ws::kCloseGoingAway) {
     // A clean close of ours (shutdown, idle): the client answers, then we close TCP.
-    c.state = ConnState::kClosing;
     c.decoder.startDiscarding();
+    enter(c, ConnState::kClosing);
   } else {
     // Failing the connection (rfc6455#section-7.1.7): after the Close frame the server
     // closes its side at once (FIN once the frame is out) and no longer parses input,
     // but reads and drops it until the client closes, so the frame is not lost to a reset.
-    c.state = ConnState::kLingering;
-  }
-  c.msg.clear(pool_);
-  c.spill = 0;
-  armForState(current_);
-}
-
-void Worker::sendClose(Connection& c, uint16_t code) noexcept {
-  stats_.closes_sent[closeCodeSlot(code)].add();
-  uint8_t payload[2];
-  const size_t len = code == ws::kCloseNoStatus ? 0 : ws::writeClosePayload(payload, code);
-  sendFrame(c, ws::Opcode::kClose, std::span<const uint8_t>(payload, len));
-}
-
-void Worker::sendHttp(Connection& c, std::string_view text) noexcept {
-  // Always fits: responses are short and the cork is empty while a handshake ends.
-  if (cork_len_ + text.size() > kCorkBytes) flush(c);
-  std::memcpy(cork_.get() + cork_len_, text.data(), text.size());
-  cork_len_ += text.size();
-}
-
-void Worker::sendFrame(Connection& c, ws::Opcode opcode,
-                       std::span<const uint8_t> payload) noexcept {
-  if (c.state == ConnState::kDead) return;
-  uint8_t header[ws::kMaxServerHeaderBytes];
-  const size_t header_len = ws::writeServerHeader(header, opcode, payload.size());
-  const std::span<const uint8_t> head(header, header_len);
-  if (opcode == ws::Opcode::kText) {
-    stats_.messages_out_text.add();
-  } else if (opcode == ws::Opcode::kBinary) {
-    stats_.messages_out_binary.add();
-  }
-  stats_.bytes_out.add(payload.size());
-  // Order matters: once bytes wait in the out queue, everything goes behind them.
-  if (!c.out.empty()) return queueOutput(c, head, payload);
-  const size_t total = header_len + payload.size();
-  if (cork_len_ + total > kCorkBytes) {
-    flush(c);
-    if (c.state == ConnState::kDead) return;
-    if (!c.out.empty()) return queueOutput(c, head, payload);
-  }
-  if (cork_len_ + total <= kCorkBytes) {
-    std::memcpy(cork_.get() + cork_len_, header, header_len);
-    if (!payload.empty())
-      std::memcpy(cork_.get() + cork_len_ + header_len, payload.data(), payload.size());
-    cork_len_ += total;
-    return;
-  }
-  // Larger than the cork: hand header and payload to the kernel directly.
-  iovec iov[2] = {{header, header_len}, {const_cast<uint8_t*>(payload.data()), payload.size()}};
-  ssize_t n = ::writev(c.fd, iov, 2);
-  if (n < 0) {
-    if (errno != EAGAIN && errno != EINTR) return kill(c, DisconnectReason::kReset);
-    n = 0;
-  }
-  const auto written = static_cast<size_t>(n);
-  if (written >= total) return;
-  if (written < header_len) {
-    queueOutput(c, head.subspan(written), payload);
-  } else {
-    queueOutput(c, payload.subspan(written - header_len));
-  }
-}
-
-void Worker::queueOutput(Connection& c, std::span<const uint8_t> a,
-                         std::span<const uint8_t> b) noexcept {
-  if (c.out.append(pool_, a, b) != Errc::kOk) return kill(c, DisconnectReason::kInternalError);
-  stats_.pending_bytes.add(a.size() + b.size());
-  afterOutput(c);
-}
-
-void Worker::flush(Connection& c) noexcept {
-  if (cork_len_ == 0) return;
-  const size_t len = cork_len_;
-  cork_len_ = 0;
-  if (c.state == ConnState::kDead) return;
-  const std::span<const uint8_t> cork(cork_.get(), len);
-  if (!c.out.empty()) return queueOutput(c, cork);
-  ssize_t n = ::send(c.fd, cork.data(), len, MSG_NOSIGNAL);
-  if (n < 0) {
-    if (errno != EAGAIN && errno != EINTR) return kill(c, DisconnectReason::kReset);
-    n = 0;
-  }
-  if (static_cast<size_t>(n) < len) {
-    queueOutput(c, cork.subspan(static_cast<size_t>(n)));
-  } else {
-    afterOutput(c);
-  }
-}
-
-void Worker::onWritable(Connection& c) noexcept {
-  if (!c.out.empty()) writeQueued(c);
-}
-
-void Worker::writeQueued(Connection& c) noexcept {
-  while (!c.out.empty()) {
-    const auto bytes = c.out.bytes();
-    const ssize_t n = ::send(c.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN) kill(c, DisconnectReason::kReset);
-      break;
-    }
-    c.out.consume(pool_, static_cast<size_t>(n));
-    stats_.pending_bytes.sub(static_cast<size_t>(n));
-    if (static_cast<size_t>(n) < bytes.size()) break;  // the kernel is full: wait for EPOLLOUT
-  }
-  afterOutput(c);
-}
-
-void Worker::afterOutput(Connection& c) noexcept {
-  if (c.state == ConnState::kDead) return;
-  const size_t pending = c.out.size();
-  // Backpressure with hysteresis: stop reading above the cap, resume below half of it.
-  if (!(c.flags & Connection::kPaused) && pending >= config_.max_pending_bytes) {
-    c.flags |= Connection::kPaused;
-    stats_.paused.add();
-  } else if ((c.flags & Connection::kPaused) && pending <= config_.max_pending_bytes / 2) {
-    c.flags &= ~Connection::kPaused;
-    stats_.paused.sub();
-    queueRead(c, current_);  // input that arrived meanwhile raised no new edge
-  }
-  if (pending == 0 && c.state == ConnState::kLingering && !(c.flags & Connection::kShutWr)) {
-    ::shutdown(c.fd, SHUT_WR);
-    c.flags |= Connection::kShutWr;
+    enter(c, ConnState::kLingering);
   }
 }
 

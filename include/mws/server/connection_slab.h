@@ -26,6 +26,12 @@ class ConnectionSlab {
   void release(uint32_t index) noexcept;
 
   Connection& at(uint32_t index) noexcept { return records_[index]; }
+  const Connection& at(uint32_t index) const noexcept { return records_[index]; }
+  // The slot of a record of this slab: records are contiguous, so a connection needs no
+  // field (and no caller a hidden "current slot" variable) to know its index.
+  uint32_t indexOf(const Connection& c) const noexcept {
+    return static_cast<uint32_t>(&c - records_);
+  }
   uint32_t capacity() const noexcept { return capacity_; }
   // Slots ever handed out: iterate [0, highWater()) to visit every live record.
   uint32_t highWater() const noexcept { return high_water_; }
