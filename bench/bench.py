@@ -4,6 +4,7 @@
   bench/bench.py memory N [--server millionws|baseline]   memory per idle connection
   bench/bench.py echo [--server ...]                      throughput and latency
   bench/bench.py compare                                  MillionWS vs the Go baseline
+  bench/bench.py tls                                      wss:// against ws:// on MillionWS
   bench/bench.py charts                                   PNGs from bench/results/*.json
   bench/bench.py restore-sysctls                          undo a run killed with SIGKILL
 
@@ -20,11 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import context, echo, memory, report, system  # noqa: E402
+from harness import context, echo, handshakes, memory, report, system  # noqa: E402
 
 # Memory a run needs, per connection, to refuse one that cannot fit (server user space +
 # kernel for both ends + load generator), generous on purpose.
-EST_BYTES = {"millionws": 1_500 + 9_000 + 2_000, "baseline": 30_000 + 9_000 + 2_000}
+# A wss:// client holds an OpenSSL SSL object (~20 KB) per connection in the load generator.
+EST_BYTES = {"millionws": 1_500 + 9_000 + 2_000, "baseline": 30_000 + 9_000 + 2_000,
+             "millionws-tls": 2_000 + 9_000 + 25_000}
 
 
 def _parse_sizes(text):
@@ -171,6 +174,84 @@ def cmd_compare(args):
     code = finish(ctx, "compare", args, runs, args.name or "compare")
     print_ratios(runs)
     return code
+
+
+def cmd_tls(args):
+    """wss:// against ws:// in one run: memory per idle connection, echo throughput (rounds
+    alternating), handshakes per server CPU-second (plain upgrade, full TLS, resumed TLS)."""
+    ctx = make_context(args, "tls")
+    kinds = ["millionws", "millionws-tls"]
+    ctx.check_binaries(kinds)
+    sizes = _parse_sizes(args.memory_sizes)
+    preflight_memory(kinds, max(sizes), args.force)
+    runs = []
+    with system.SysctlTuning(tuning_for(args, ctx, max(sizes)), ctx.log):
+        for n in sizes:
+            for kind in kinds:
+                runs.append(memory.run(ctx, kind, n, threads=args.threads, hold=args.hold,
+                                       per_process=max(sizes), label="tls"))
+        for round_number in range(1, args.rounds + 1):
+            for kind in kinds:
+                runs += echo.throughput(ctx, kind, _parse_sizes(args.sizes),
+                                        connections=args.connections, duration=args.duration,
+                                        threads=args.echo_threads, label="tls",
+                                        syscall_seconds=args.syscall_seconds,
+                                        round_number=round_number)
+        for kind, resume in (("millionws", False), ("millionws-tls", False),
+                             ("millionws-tls", True)):
+            runs.append(handshakes.run(ctx, kind, args.handshakes, threads=args.threads,
+                                       resume=resume, label="tls"))
+    code = finish(ctx, "tls", args, runs, args.name or "tls")
+    print_tls(runs)
+    return code
+
+
+def print_tls(runs):
+    def memory_of(kind, n):
+        for r in runs:
+            if r["type"] == "memory" and r["server"] == kind and \
+                    r["connections_requested"] == n and r.get("result"):
+                return r["result"]
+        return None
+    rows = []
+    for n in sorted({r["connections_requested"] for r in runs if r["type"] == "memory"}):
+        p, t = memory_of("millionws", n), memory_of("millionws-tls", n)
+        if p and t:
+            for key, what in (("rss_bytes_per_connection", "RSS B/conn"),
+                              ("rss_anon_bytes_per_connection", "RssAnon B/conn"),
+                              ("load_generator_rss_bytes_per_connection",
+                               "load generator RSS B/conn")):
+                rows.append([f"{what} @ {n:,}", report.fmt_num(p[key], 1),
+                             report.fmt_num(t[key], 1), ""])
+    key = "echoes_per_server_cpu_second"
+    for size in sorted({r["message_bytes"] for r in runs if r["type"] == "throughput"}):
+        p, t = (echo.median_result([r["result"] for r in echo.rounds_of(runs, kind, size)])
+                for kind in ("millionws", "millionws-tls"))
+        if p and t:
+            rows.append([f"echoes per server CPU-s @ {size} B (median round)",
+                         report.fmt_num(p[key]), report.fmt_num(t[key]),
+                         f"{t[key] / p[key]:.2f}x"])
+            for part in ("user", "system"):
+                k = f"server_{part}_us_per_echo"
+                if p.get(k) is not None and t.get(k) is not None:
+                    rows.append([f"  server {part} CPU µs per echo @ {size} B",
+                                 report.fmt_num(p[k], 2), report.fmt_num(t[k], 2), ""])
+    hs = {r["variant"]: r["result"] for r in runs
+          if r["type"] == "handshakes" and r.get("result")}
+    for variant in ("plain", "full", "resumed"):
+        res = hs.get(variant)
+        if res:
+            mix = "" if variant == "plain" else \
+                f"{res['tls_full']} full / {res['tls_resumed']} resumed"
+            rows.append([f"{variant} handshakes per server CPU-s "
+                         f"({report.fmt_num(res['server_cpu_us_per_handshake'], 1)} µs each)",
+                         report.fmt_num(res["handshakes_per_server_cpu_second"])
+                         if variant == "plain" else "",
+                         report.fmt_num(res["handshakes_per_server_cpu_second"])
+                         if variant != "plain" else "", mix])
+    if rows:
+        print("== wss:// against ws://")
+        report.table(["measure", "ws://", "wss://", "note"], rows)
 
 
 def print_ratios(runs):
@@ -327,7 +408,8 @@ def parser():
 
     p = sub.add_parser("memory", help="memory per idle connection at N connections")
     p.add_argument("connections", type=int, metavar="N")
-    p.add_argument("--server", choices=["millionws", "baseline"], default="millionws")
+    p.add_argument("--server", choices=["millionws", "millionws-tls", "baseline"],
+                   default="millionws")
     p.add_argument("--threads", type=int, default=1, help="threads per server process")
     p.add_argument("--admin", action="store_true",
                    help="give each millionws process its own admin port (scraped when loaded)")
@@ -343,7 +425,8 @@ def parser():
     p.set_defaults(func=cmd_memory)
 
     p = sub.add_parser("echo", help="closed-loop throughput and open-loop latency")
-    p.add_argument("--server", choices=["millionws", "baseline"], default="millionws")
+    p.add_argument("--server", choices=["millionws", "millionws-tls", "baseline"],
+                   default="millionws")
     p.add_argument("--skip-throughput", action="store_true")
     p.add_argument("--skip-latency", action="store_true")
     echo_options(p)
@@ -362,6 +445,19 @@ def parser():
     common(p)
     p.set_defaults(func=cmd_compare)
 
+    p = sub.add_parser("tls", help="wss:// against ws://: memory, echo, handshakes")
+    p.add_argument("--memory-sizes", default="19000",
+                   help="connection counts, each on a single server process")
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads per server (memory and handshake runs)")
+    p.add_argument("--hold", type=float, default=20.0)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--handshakes", type=int, default=10000,
+                   help="connections per handshake-rate run (one server process)")
+    echo_options(p, "--echo-threads")
+    common(p)
+    p.set_defaults(func=cmd_tls)
+
     p = sub.add_parser("charts", help="render bench/results/*.png from the result files")
     p.add_argument("--results", default=str(context.REPO / "bench/results"))
     p.set_defaults(func=cmd_charts)
@@ -376,7 +472,7 @@ def main():
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
     system.raise_nofile()
-    if args.command in ("memory", "echo", "compare") and os.geteuid() != 0:
+    if args.command in ("memory", "echo", "compare", "tls") and os.geteuid() != 0:
         print("warning: not root; sysctls and /proc/slabinfo will be unavailable",
               file=sys.stderr)
     return args.func(args)

@@ -14,6 +14,8 @@ packages=(
   # tests: GoogleTest, a real WebSocket client, pytest, a real Prometheus, a real browser
   googletest libgtest-dev libgmock-dev python3-websockets python3-pytest python3-pytest-timeout
   curl ca-certificates procps iproute2 prometheus chromium-headless-shell
+  # wss://: `just tls-cert` runs openssl; the e2e tests make their own pairs in Python
+  openssl python3-cryptography
   # tests and benchmarks: perf counts the server's system calls per echo
   linux-perf
   # the container image and the local stack: a real engine, a Debian base made locally

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from . import report
 
-COLORS = {"millionws": "#1f77b4", "baseline": "#d62728"}
-NAMES = {"millionws": "MillionWS (C++)", "baseline": "Go + gorilla baseline"}
+COLORS = {"millionws": "#1f77b4", "baseline": "#d62728", "millionws-tls": "#2ca02c"}
+NAMES = {"millionws": "MillionWS (C++)", "baseline": "Go + gorilla baseline",
+         "millionws-tls": "MillionWS over TLS (wss://)"}
 
 
 def _tag(run):

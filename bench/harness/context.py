@@ -81,7 +81,7 @@ class Context:
         return round(system.wait_until_quiet(self.quiet_wait, self.log), 3)
 
     def binary(self, kind):
-        return self.millionws if kind == "millionws" else self.baseline
+        return self.baseline if kind == "baseline" else self.millionws
 
     def server_processes(self, connections, per_process=None):
         return max(1, math.ceil(connections / (per_process or self.server_per_process)))

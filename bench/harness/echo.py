@@ -127,13 +127,14 @@ def throughput(ctx, kind, sizes, connections=500, duration=10.0, threads=2,
     try:
         ctx.log(f"{tag}: starting {servers.count} {kind} process(es), {threads} thread(s) each")
         servers.start()
-        url = f"ws://{ctx.bind}:{servers.port}/echo"
+        url = servers.url()
         procs, ips = ctx.load_plan(connections)
 
         def closed_loop(seconds, size):
             return ctx.load_args(url, connections, procs, ips, hold=0, deadline=seconds + 60,
                                  mode="closed", echo_connections=connections, duration=seconds,
-                                 message_bytes=size, message_type=message_type)
+                                 message_bytes=size, message_type=message_type) \
+                + servers.load_flags()
         for size in sizes:
             problems = []
             ph = _phase(ctx, servers, f"{tag}-{size}", closed_loop(duration, size),
@@ -215,14 +216,14 @@ def latency(ctx, kind, connections=20000, active=1000, rate=10000, duration=20.0
         servers.start()
         record["server_processes"] = servers.count
         record["server_argv"] = servers.argv_example()
-        url = f"ws://{ctx.bind}:{servers.port}/echo"
+        url = servers.url()
         procs, ips = ctx.load_plan(connections)
         ramp = connections / max(1000, min(ctx.rate, 10000)) + 30
         deadline = ramp + duration + 60
         args = ctx.load_args(url, connections, procs, ips, hold=0, deadline=deadline,
                              mode="open", echo_connections=active, echo_rate=rate,
                              duration=duration, message_bytes=message_bytes,
-                             message_type=message_type)
+                             message_type=message_type) + servers.load_flags()
         ph = _phase(ctx, servers, tag, args, deadline + 60, problems)
         s = ph["load_summary"] or {}
         echo = s.get("echo", {})

@@ -62,7 +62,7 @@ def run(ctx, kind, connections, threads=1, admin=False, hold=30.0, per_process=N
         ctx.log(f"{tag}: starting {nservers} {kind} process(es), {threads} thread(s) each")
         servers.start()
         record["server_argv"] = servers.argv_example()
-        url = f"ws://{ctx.bind}:{servers.port}/echo"
+        url = servers.url()
         record["warmup"] = _warm_up(ctx, servers, url, tag, problems)
         record["other_cores_before"] = ctx.settle_machine()
         time.sleep(1.0)
@@ -71,7 +71,7 @@ def run(ctx, kind, connections, threads=1, admin=False, hold=30.0, per_process=N
         base = system.sample_processes(servers.pids)
         estab0 = system.tcp_established()
         args = ctx.load_args(url, n, lprocs, ips, hold, deadline, quiet=False,
-                             mode="open" if echo_rate else "none")
+                             mode="open" if echo_rate else "none") + servers.load_flags()
         if echo_rate:
             # Latency with every connection still held: an open-loop phase after the hold.
             args += ["--echo-rate", str(echo_rate), "--duration",
@@ -171,7 +171,7 @@ def _warm_up(ctx, servers, url, tag, problems):
     already in the idle figure instead of being charged to the N connections."""
     n = WARMUP_CONNECTIONS * servers.count
     args = ctx.load_args(url, n, 1, 1, hold=0, deadline=60, mode="closed", echo_connections=n,
-                         duration=1, message_bytes=32)
+                         duration=1, message_bytes=32) + servers.load_flags()
     args[args.index("--verify-sample") + 1] = "0"
     load = LoadRun(ctx.load, args, ctx.rundir / tag, "warmup", timeout=90)
     load.start()

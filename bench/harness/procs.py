@@ -13,7 +13,8 @@ from pathlib import Path
 
 from . import system
 
-LISTEN_RE = re.compile(r"listening on (?:\[[^\]]*\]|[^\s:]+):(\d+)")
+LISTEN_RE = re.compile(r"(?<!TLS )listening on (?:\[[^\]]*\]|[^\s:]+):(\d+)")
+TLS_LISTEN_RE = re.compile(r"TLS listening on (?:\[[^\]]*\]|[^\s:]+):(\d+)")
 # millionws-load's progress line (stderr, once a second unless --quiet); the phase is the
 # least advanced worker's.
 PROGRESS_RE = re.compile(r"\[\s*([\d.]+)s\]\s+(\w+)\s+conns (\d+)/(\d+) .*?open (\d+) "
@@ -55,8 +56,22 @@ def _stop_pid(proc, timeout, sig=signal.SIGTERM):
     return proc.returncode
 
 
+def tls_pair(directory):
+    """A self-signed ECDSA P-256 pair for kind millionws-tls (as `just tls-cert` makes)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    if not cert.is_file():
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-sha256", "-days", "2",
+                        "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+                       check=True, capture_output=True)
+    return cert, key
+
+
 class ServerGroup:
-    """`count` server processes of one kind on one port (SO_REUSEPORT)."""
+    """`count` server processes of one kind on one port (SO_REUSEPORT). Kind millionws-tls is
+    MillionWS with its wss:// listener (a test pair in logdir) as the port under load."""
 
     def __init__(self, kind, binary, count, threads, logdir, bind="127.0.0.1", port=0,
                  admin=False, log=print):
@@ -65,13 +80,29 @@ class ServerGroup:
         self.log = log
         self.procs, self.logs, self.admin_ports = [], [], []
         self.exit_codes = []
+        self.tls = tls_pair(self.logdir / "tls") if kind == "millionws-tls" else None
+        self.tls_port = 0
+
+    def url(self):
+        """The URL the load generator targets."""
+        if self.tls:
+            return f"wss://{self.bind}:{self.tls_port}/echo"
+        return f"ws://{self.bind}:{self.port}/echo"
+
+    def load_flags(self):
+        """Flags the load generator needs for this kind (the test pair is self-signed)."""
+        return ["--insecure"] if self.tls else []
 
     def _argv(self, port, admin_port):
-        if self.kind == "millionws":
-            return [self.binary, "--bind", self.bind, "--port", str(port),
+        if self.kind in ("millionws", "millionws-tls"):
+            argv = [self.binary, "--bind", self.bind, "--port", str(port),
                     "--threads", str(self.threads),
                     "--admin-bind", "127.0.0.1", "--admin-port", str(admin_port),
                     "--drain-timeout", "2s"]
+            if self.tls:
+                argv += ["--tls-port", str(self.tls_port), "--tls-cert", str(self.tls[0]),
+                         "--tls-key", str(self.tls[1])]
+            return argv
         return [self.binary, "-addr", f"{self.bind}:{port}"]
 
     def _env(self):
@@ -100,12 +131,19 @@ class ServerGroup:
                 self.port = port  # the first one picked it; the others share it
             elif port != self.port:
                 raise RuntimeError(f"{self.kind} #{i} listens on {port}, expected {self.port}")
+            if self.tls:
+                tls_port = self._wait_listening(proc, path, timeout, TLS_LISTEN_RE)
+                if self.tls_port == 0:
+                    self.tls_port = tls_port
+                elif tls_port != self.tls_port:
+                    raise RuntimeError(f"{self.kind} #{i} serves TLS on {tls_port}, expected "
+                                       f"{self.tls_port}")
         return self
 
-    def _wait_listening(self, proc, path, timeout):
+    def _wait_listening(self, proc, path, timeout, pattern=LISTEN_RE):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            m = LISTEN_RE.search(path.read_text(errors="replace"))
+            m = pattern.search(path.read_text(errors="replace"))
             if m:
                 return int(m.group(1))
             if proc.poll() is not None:

@@ -11,6 +11,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <system_error>
@@ -106,7 +107,7 @@ AdminServer::AdminServer(const std::string& bind, uint16_t port, std::vector<Rea
       limits_(limits),
       started_ms_(monotonicMillis()),
       // Each scrape holds one descriptor of its own while it counts: its connection.
-      collector_(reactors_, &stats_, /*scrape_descriptors=*/1),
+      collector_(reactors_, &stats_, /*scrape_descriptors=*/1, &shared),
       endpoints_{[this] { return health(); }, [this] { return metrics(); }} {
   listen_fd_ = listenAdmin(bind, port, port_);
   epoll_fd_.reset(::epoll_create1(EPOLL_CLOEXEC));
@@ -151,6 +152,15 @@ Health AdminServer::health() const {
       {"uptime_seconds", static_cast<double>(now - started_ms_) / 1000.0},
       {"version", MWS_VERSION},
   };
+  if (shared_.tls_serving) {
+    const int64_t expiry = shared_.tls_certificate_expiry.load();
+    body["tls"] = {
+        {"serving", true},
+        {"certificate_expiry_unix", expiry},
+        {"certificate_expires_in_seconds", expiry - static_cast<int64_t>(::time(nullptr))}};
+  } else {
+    body["tls"] = {{"serving", false}};
+  }
   return Health{draining || stalled ? 503 : 200, body.dump()};
 }
 

@@ -69,6 +69,9 @@ constexpr Row<Source> kCounterRows[] = {
      kGauge, reactors(&WorkerStats::tcp_open)},
     {"millionws_handshake_timeouts_total", "Sockets closed for not completing the upgrade in time",
      kCounter, reactors(&WorkerStats::handshake_timeouts)},
+    {"millionws_close_timeouts_total",
+     "Closes of ours (idle timeout, shutdown) the client never answered; counted by cause too",
+     kCounter, reactors(&WorkerStats::close_timeouts)},
     {"millionws_health_requests_total", "GET /health requests served on the WebSocket port",
      kCounter, reactors(&WorkerStats::health_requests)},
     {"millionws_messages_received_total",
@@ -225,12 +228,32 @@ constexpr FamilyDecl kMessageSizes = {"millionws_message_size_bytes",
 constexpr FamilyDecl kLoopDuration = {
     "millionws_reactor_loop_duration_seconds",
     "Work per reactor loop iteration, between two epoll_wait calls", kHistogram};
+constexpr FamilyDecl kTlsHandshakes = {
+    "millionws_tls_handshakes_total",
+    "TLS handshakes completed, by version and whether a session ticket resumed them", kCounter};
+constexpr FamilyDecl kTlsFailures = {"millionws_tls_handshake_failures_total",
+                                     "TLS handshakes that failed, by reason", kCounter};
+constexpr FamilyDecl kTlsActive = {"millionws_tls_connections_active",
+                                   "Established TLS connections open now, by version", kGauge};
+constexpr FamilyDecl kTlsDuration = {"millionws_tls_handshake_duration_seconds",
+                                     "Time from accept to the end of the TLS handshake",
+                                     kHistogram};
+constexpr FamilyDecl kTlsExpiry = {
+    "millionws_tls_certificate_expiry_seconds",
+    "Expiry of the TLS certificate in use as a Unix time (0: no TLS)", kGauge};
+constexpr FamilyDecl kTlsReloads = {"millionws_tls_reloads_total",
+                                    "Certificate reloads on SIGHUP, by result", kCounter};
+constexpr FamilyDecl kBufferLimit = {
+    "millionws_buffer_memory_limit_bytes",
+    "--max-buffer-memory in effect: pooled buffer memory of the process at most (0: no limit)",
+    kGauge};
 constexpr FamilyDecl kSlab = {
     "millionws_kernel_slab_bytes",
     "Kernel slab memory on the host (/proc/meminfo Slab): socket structures live here", kGauge};
-constexpr FamilyDecl kByHand[] = {kPerReactorActive, kHeartbeatAge, kDisconnections,
-                                  kRejected,         kCloseFrames,  kAdminResponses,
-                                  kMessageSizes,     kLoopDuration, kSlab};
+constexpr FamilyDecl kByHand[] = {
+    kPerReactorActive, kHeartbeatAge, kDisconnections, kRejected,    kCloseFrames, kAdminResponses,
+    kMessageSizes,     kLoopDuration, kTlsHandshakes,  kTlsFailures, kTlsActive,   kTlsDuration,
+    kTlsExpiry,        kTlsReloads,   kBufferLimit,    kSlab};
 
 // The tables' shape, checked by the compiler: a family's rows are consecutive, the first
 // (only) gives the help, all share its type, and no name is declared twice.
@@ -401,7 +424,53 @@ std::vector<MetricFamily> MetricsCollector::collectServer() const {
   auto loop_hist = family(kLoopDuration);
   addHistogram(loop_hist, server::kLoopMicrosBounds, 1e-6, loops);
   out.push_back(std::move(loop_hist));
+  auto buffer_limit = family(kBufferLimit);
+  add(buffer_limit, shared_ ? static_cast<double>(shared_->max_buffer_memory) : 0.0);
+  out.push_back(std::move(buffer_limit));
+  collectTls(out);
   return out;
+}
+
+void MetricsCollector::collectTls(std::vector<MetricFamily>& out) const {
+  const auto& rs = reactors_;
+  auto sum = [&](auto get) { return total(rs, get); };
+  static constexpr const char* kVersions[] = {"TLSv1.2", "TLSv1.3"};
+  auto handshakes = family(kTlsHandshakes);
+  for (size_t v = 0; v < 2; ++v) {
+    for (size_t resumed = 0; resumed < 2; ++resumed) {
+      const size_t slot = v * 2 + resumed;
+      add(handshakes,
+          sum([slot](const ReactorView& r) { return r.stats->tls_handshakes[slot].get(); }),
+          {{"version", kVersions[v]}, {"resumed", resumed ? "true" : "false"}});
+    }
+  }
+  out.push_back(std::move(handshakes));
+  auto failures = family(kTlsFailures);
+  for (size_t k = 1; k < tls::kFailureCount; ++k) {  // 0 is kNone
+    add(failures, sum([k](const ReactorView& r) { return r.stats->tls_failures[k].get(); }),
+        {{"reason", std::string(tls::failureName(static_cast<tls::Failure>(k)))}});
+  }
+  out.push_back(std::move(failures));
+  auto active = family(kTlsActive);
+  for (size_t v = 0; v < 2; ++v) {
+    add(active, sum([v](const ReactorView& r) { return r.stats->tls_active[v].get(); }),
+        {{"version", kVersions[v]}});
+  }
+  out.push_back(std::move(active));
+  std::vector<const server::BucketCounts<server::kTlsHandshakeMicrosBounds.size()>*> durations;
+  for (const ReactorView& r : rs) durations.push_back(&r.stats->tls_handshake_micros);
+  auto duration = family(kTlsDuration);
+  addHistogram(duration, server::kTlsHandshakeMicrosBounds, 1e-6, durations);
+  out.push_back(std::move(duration));
+  auto expiry = family(kTlsExpiry);
+  add(expiry, shared_ ? static_cast<double>(shared_->tls_certificate_expiry.load()) : 0.0);
+  out.push_back(std::move(expiry));
+  auto reloads = family(kTlsReloads);
+  add(reloads, shared_ ? static_cast<double>(shared_->tls_reloads_ok.load()) : 0.0,
+      {{"result", "ok"}});
+  add(reloads, shared_ ? static_cast<double>(shared_->tls_reloads_failed.load()) : 0.0,
+      {{"result", "failed"}});
+  out.push_back(std::move(reloads));
 }
 
 std::vector<MetricFamily> collectProcess(uint64_t scrape_descriptors) {

@@ -41,6 +41,7 @@ Block* BufferPool::acquire(size_t min_capacity) noexcept {
   }
   block->begin = block->end = 0;
   block->next_free = nullptr;
+  in_use_bytes_ += block_bytes;
   stats_.bytes_in_use.add(block_bytes);
   stats_.blocks_in_use.add();
   stats_.acquires_total.add();
@@ -50,6 +51,7 @@ Block* BufferPool::acquire(size_t min_capacity) noexcept {
 void BufferPool::release(Block* block) noexcept {
   if (!block) return;
   const size_t block_bytes = kMinBlockBytes << block->size_class;
+  in_use_bytes_ -= block_bytes;
   stats_.bytes_in_use.sub(block_bytes);
   stats_.blocks_in_use.sub();
   if (cached_bytes_ + block_bytes > max_cached_bytes_) {

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <charconv>
+#include <cstdio>
 #include <sstream>
 
 namespace mws::server {
@@ -100,8 +101,20 @@ std::optional<int> Config::parse(int argc, char** argv) {
               "close connections silent for this long (default off)");
   addDuration(app, "--ping-interval", "MILLIONWS_PING_INTERVAL", ping_interval,
               "ping connections silent for this long (default off)");
-  addSize(app, "--max-pending-bytes", "MILLIONWS_MAX_PENDING_BYTES", max_pending_bytes, 1024,
-          uint64_t{1} << 30, "unsent output per connection before reads pause (default 1MiB)");
+  addSize(app, "--max-pending-bytes", "MILLIONWS_MAX_PENDING_BYTES", max_pending_bytes,
+          kMinPendingBytes, uint64_t{1} << 30,
+          "unsent output per connection before reads pause (default 1MiB)");
+  app.add_option_function<std::string>(
+         "--max-buffer-memory",
+         [this](const std::string& text) {
+           std::string value = text;
+           CLI::AsSizeValue(false)(value);  // "4GiB" -> "4294967296"; throws on junk
+           max_buffer_memory = std::stoull(value);
+         },
+         "pooled buffer memory of the process; past it the connections holding the most are "
+         "reset (0: no limit; default: half of RAM or of the cgroup's memory limit)")
+      ->envname("MILLIONWS_MAX_BUFFER_MEMORY")
+      ->type_name("BYTES");
   addDuration(app, "--drain-timeout", "MILLIONWS_DRAIN_TIMEOUT", drain_timeout,
               "on SIGTERM, how long clients get to close (default 10s)");
   app.add_option("--allowed-origins", allowed_origins,
@@ -118,10 +131,46 @@ std::optional<int> Config::parse(int argc, char** argv) {
       ->envname("MILLIONWS_ADMIN_BIND");
   app.add_option("--admin-port", admin_port, "admin port (0: disabled)")
       ->envname("MILLIONWS_ADMIN_PORT");
+  app.add_option_function<std::string>(
+         "--tls-port",
+         [this](const std::string& text) {
+           if (text == "off") {
+             tls_port.reset();
+             return;
+           }
+           unsigned value = 0;
+           const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+           if (ec != std::errc() || ptr != text.data() + text.size() || value > 65535) {
+             throw CLI::ValidationError("--tls-port", "expected a port (0: pick one) or off");
+           }
+           tls_port = static_cast<uint16_t>(value);
+         },
+         "wss:// port beside --port (0: pick one; default off); needs --tls-cert and --tls-key")
+      ->envname("MILLIONWS_TLS_PORT")
+      ->type_name("PORT");
+  app.add_option("--tls-cert", tls_cert, "PEM certificate chain for wss://, leaf first")
+      ->envname("MILLIONWS_TLS_CERT");
+  app.add_option("--tls-key", tls_key, "PEM private key of the --tls-cert leaf")
+      ->envname("MILLIONWS_TLS_KEY");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  if (tls_port && (tls_cert.empty() || tls_key.empty())) {
+    std::fprintf(stderr, "--tls-port needs --tls-cert and --tls-key\n");
+    return 2;
+  }
+  if (tls_port && max_pending_bytes < kMinTlsPendingBytes) {
+    std::fprintf(stderr,
+                 "--max-pending-bytes must be at least %u with --tls-port (a TLS read "
+                 "needs room for two whole records)\n",
+                 kMinTlsPendingBytes);
+    return 2;
+  }
+  if (!tls_port && (!tls_cert.empty() || !tls_key.empty())) {
+    std::fprintf(stderr, "--tls-cert and --tls-key need --tls-port\n");
+    return 2;
   }
   return std::nullopt;
 }
@@ -134,14 +183,16 @@ std::string Config::describe() const {
       << " max_header_bytes=" << max_header_bytes
       << " handshake_timeout=" << seconds(handshake_timeout)
       << " idle_timeout=" << seconds(idle_timeout) << " ping_interval=" << seconds(ping_interval)
-      << " max_pending_bytes=" << max_pending_bytes << " drain_timeout=" << seconds(drain_timeout)
-      << " allowed_origins=";
+      << " max_pending_bytes=" << max_pending_bytes << " max_buffer_memory="
+      << (max_buffer_memory ? std::to_string(*max_buffer_memory) : std::string("auto"))
+      << " drain_timeout=" << seconds(drain_timeout) << " allowed_origins=";
   if (allowed_origins.empty()) out << "any";
   for (size_t i = 0; i < allowed_origins.size(); ++i) {
     out << (i ? "," : "") << allowed_origins[i];
   }
   out << " log_level=" << log_level << " log_format=" << log_format
-      << " admin=" << (admin_port ? admin_bind + ":" + std::to_string(admin_port) : "off");
+      << " admin=" << (admin_port ? admin_bind + ":" + std::to_string(admin_port) : "off")
+      << " tls=" << (tls_port ? std::to_string(*tls_port) : std::string("off"));
   return out.str();
 }
 

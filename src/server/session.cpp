@@ -7,12 +7,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <new>
 #include <type_traits>
 
 #include "mws/base/check.h"
+#include "mws/base/clock.h"
 #include "mws/http/handshake.h"
 #include "mws/http/upgrade_parser.h"
 
@@ -32,6 +35,14 @@ static_assert(alignof(http::UpgradeParser) <= alignof(buf::Block),
 // The unfinished frame kept between reads (a header or a whole control frame) is counted
 // in Connection::spill and put back in front of the scratch buffer.
 static_assert(ws::kMaxClientControlFrame <= UINT8_MAX, "the largest spill fits its uint8_t");
+// Reads resume below half of --max-pending-bytes: there must be room for a read there, or a
+// connection would resume and pause again on every write event.
+static_assert(Config::kMinPendingBytes - sizeof(buf::Block) - Config::kMinPendingBytes / 2 >=
+                  Sessions::kReadOutputSlack + Sessions::kMinRead,
+              "the smallest --max-pending-bytes leaves no room to read after resuming");
+static_assert(Config::kMinTlsPendingBytes - sizeof(buf::Block) - Config::kMinTlsPendingBytes / 2 >=
+                  Sessions::kReadOutputSlack + tls::kReadRoom,
+              "the smallest --max-pending-bytes with TLS leaves no room for a TLS read");
 static_assert(ws::kMaxClientControlFrame <= Sessions::kSpillRoom,
               "the largest spill fits the scratch buffer's front room");
 
@@ -77,6 +88,8 @@ Sessions::Sessions(const Config& config, unsigned reactor, SharedState& shared, 
       handshake_ticks_(toTicks(config.handshake_timeout)),
       idle_ticks_(toTicks(config.idle_timeout)),
       ping_ticks_(toTicks(config.ping_interval)),
+      pending_limit_(config.max_pending_bytes - sizeof(buf::Block)),
+      buffer_budget_(shared.buffer_budget_per_reactor),
       scratch_(new uint8_t[kSpillRoom + kScratchBytes]),
       cork_(new uint8_t[kCorkBytes]) {
   limits_.max_message_bytes = config.max_message_bytes;
@@ -88,10 +101,27 @@ uint64_t Sessions::tagOf(uint32_t index) const noexcept {
 
 // --- Entry points from the loop
 
-uint32_t Sessions::admit(int fd) noexcept {
+void Sessions::refuse(int fd) noexcept {
+  // A fresh socket's send buffer always takes a short static answer. Whatever the client
+  // sent already is read first: closing with unread input would reset the connection, and
+  // a reset can discard the answer before the client reads it. Input arriving after the
+  // close still resets; a client that sends its request at once (as all do) has it here.
+  uint8_t* const sink = scratch_.get() + kSpillRoom;
+  while (::recv(fd, sink, kScratchBytes, MSG_DONTWAIT) > 0) {
+  }
+  static constexpr std::string_view kFull =
+      "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"
+      "Content-Type: text/plain\r\nContent-Length: 12\r\n\r\nserver full\n";
+  (void)::send(fd, kFull.data(), kFull.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(fd, SHUT_WR);
+  ::close(fd);
+  stats_.rejected[rejectSlot(503)].add();
+}
+
+uint32_t Sessions::admit(int fd, bool tls) noexcept {
   if (shared_.open_sockets.fetch_add(1, std::memory_order_relaxed) >= shared_.max_sockets) {
     shared_.open_sockets.fetch_sub(1, std::memory_order_relaxed);
-    ::close(fd);
+    refuse(fd);
     stats_.accept_errors.add();
     warn_.warn(now_ms_, reactor_index_,
                "descriptor budget of {} sockets reached, refusing connections",
@@ -101,12 +131,25 @@ uint32_t Sessions::admit(int fd) noexcept {
   const uint32_t index = slab_.allocate();
   if (index == ConnectionSlab::kNone) {
     shared_.open_sockets.fetch_sub(1, std::memory_order_relaxed);
-    ::close(fd);
+    refuse(fd);
     stats_.accept_errors.add();
     return ConnectionSlab::kNone;
   }
   Connection& c = slab_.at(index);
+  if (tls) {
+    c.tls = tls_acceptor_ ? tls_acceptor_->open(fd) : nullptr;
+    if (!c.tls) {
+      ::close(fd);
+      slab_.release(index);
+      shared_.open_sockets.fetch_sub(1, std::memory_order_relaxed);
+      stats_.accept_errors.add();
+      return ConnectionSlab::kNone;
+    }
+    tls::setAcceptedMicros(*c.tls, static_cast<uint32_t>(monotonicNanos() / 1000));
+  }
   if (reactor_.add(fd, net::Reactor::kConnectionEvents, tagFor(index, c.generation)) != 0) {
+    tls::release(c.tls);
+    c.tls = nullptr;
     ::close(fd);
     slab_.release(index);
     shared_.open_sockets.fetch_sub(1, std::memory_order_relaxed);
@@ -128,6 +171,8 @@ void Sessions::onEvents(uint64_t tag, uint32_t events) noexcept {
   if (c.state == ConnState::kFree || c.generation != static_cast<uint16_t>(tag >> 32)) return;
   if (events & EPOLLERR) {
     kill(c, DisconnectReason::kReset);
+  } else if (c.tls && !tls::established(*c.tls)) {
+    tlsHandshake(c, events);  // reads and writes alike move the TLS handshake on
   } else {
     // Writes before reads: sending what is queued first may take the connection below the
     // backpressure threshold, so the read below runs in this same wakeup instead of waiting
@@ -139,6 +184,7 @@ void Sessions::onEvents(uint64_t tag, uint32_t events) noexcept {
     }
   }
   settle(c);
+  if (buffer_budget_ && pool_.inUseBytes() > buffer_budget_) shedBuffers();
 }
 
 void Sessions::onTimer(const net::TimerWheel::Entry& e) noexcept {
@@ -161,8 +207,43 @@ void Sessions::readQueued() noexcept {
     c.flags &= ~Connection::kReadQueued;
     onReadable(c, false);
     settle(c);
+    if (buffer_budget_ && pool_.inUseBytes() > buffer_budget_) shedBuffers();
   }
   reading_.clear();
+}
+
+void Sessions::shedBuffers() noexcept {
+  // Over this reactor's share of --max-buffer-memory: the connections holding the most go
+  // first, until the pool is back under 7/8 of the share (so the scan, O(connections), runs
+  // once per overflow, not once per event). They are reset, not sent a Close (1013): what a
+  // connection holds is output it is not reading, and a Close would wait behind it. Runs
+  // between connections' events (never inside one), so releasing here is safe. The vector
+  // is allocated on the first overflow only.
+  shed_candidates_.clear();
+  for (uint32_t i = 0; i < slab_.highWater(); ++i) {
+    const Connection& c = slab_.at(i);
+    if (c.state == ConnState::kFree) continue;
+    const size_t held = c.out.blockBytes() + c.msg.blockBytes();
+    if (held) shed_candidates_.emplace_back(held, i);
+  }
+  std::sort(shed_candidates_.begin(), shed_candidates_.end(), std::greater<>());
+  const size_t target = buffer_budget_ / 8 * 7;
+  size_t in_use = pool_.inUseBytes();
+  size_t shed = 0;
+  for (const auto& [held, index] : shed_candidates_) {
+    if (in_use <= target) break;
+    Connection& c = slab_.at(index);
+    const linger reset{1, 0};  // close(2) sends RST and drops the socket's send queue too
+    ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    kill(c, DisconnectReason::kMemoryLimit);
+    release(c);
+    in_use = pool_.inUseBytes();
+    ++shed;
+  }
+  warn_.warn(now_ms_, reactor_index_,
+             "--max-buffer-memory: reactor share of {} bytes exceeded, reset the {} connections "
+             "holding the most",
+             buffer_budget_, shed);
 }
 
 void Sessions::closeAllGoingAway() noexcept {
@@ -174,13 +255,16 @@ void Sessions::closeAllGoingAway() noexcept {
   }
 }
 
-void Sessions::cutAll() noexcept {
+size_t Sessions::cutAll() noexcept {
+  size_t cut = 0;
   for (uint32_t i = 0; i < slab_.highWater(); ++i) {
     Connection& c = slab_.at(i);
     if (c.state == ConnState::kFree) continue;
     kill(c, DisconnectReason::kShutdown);
     release(c);
+    ++cut;
   }
+  return cut;
 }
 
 // --- State
@@ -211,6 +295,7 @@ void Sessions::settle(Connection& c) noexcept {
 
 void Sessions::release(Connection& c) noexcept {
   if (c.state == ConnState::kFree) return;
+  if (c.tls) tlsRelease(c);      // close_notify first, while the socket is open
   if (c.fd >= 0) ::close(c.fd);  // also leaves the epoll set: the fd is not shared
   // The handshake parser (if any) is trivially destructible: giving its block back is enough.
   c.msg.clear(pool_);
@@ -238,6 +323,9 @@ void Sessions::timerFired(Connection& c) noexcept {
     case ConnState::kHandshaking:
       if (elapsed(c.state_tick) >= handshake_ticks_) {
         stats_.handshake_timeouts.add();
+        if (c.tls && !tls::established(*c.tls)) {
+          stats_.tls_failures[static_cast<size_t>(tls::Failure::kTimeout)].add();
+        }
         return enter(c, ConnState::kDead);
       }
       break;
@@ -245,8 +333,11 @@ void Sessions::timerFired(Connection& c) noexcept {
       if (idle_ticks_ && elapsed(c.active_tick) >= idle_ticks_) {
         return startClose(c, ws::kCloseGoingAway, DisconnectReason::kIdleTimeout);
       }
+      // No ping to a connection with output waiting: it is not reading what it has (the
+      // kernel's retransmission timeout finds a dead peer there), and each ping would grow
+      // its queue past the pending bound.
       if (ping_ticks_ && elapsed(c.active_tick) >= ping_ticks_ &&
-          elapsed(c.state_tick) >= ping_ticks_) {
+          elapsed(c.state_tick) >= ping_ticks_ && c.out.empty()) {
         sendFrame(c, ws::Opcode::kPing, {});
         stats_.pings_out.add();
         c.state_tick = now_tick_;  // while open, state_tick is when the last ping went out
@@ -256,7 +347,9 @@ void Sessions::timerFired(Connection& c) noexcept {
     case ConnState::kFlushing:
     case ConnState::kLingering:
       if (elapsed(c.state_tick) >= kCloseWaitTicks) {
-        if (c.state == ConnState::kClosing) c.reason = DisconnectReason::kCloseTimeout;
+        // The ending keeps its cause (idle timeout, shutdown): an operator counting idle
+        // timeouts must not lose the ones whose client was gone. The silence is counted apart.
+        if (c.state == ConnState::kClosing) stats_.close_timeouts.add();
         return enter(c, ConnState::kDead);
       }
       break;
@@ -311,10 +404,13 @@ void Sessions::arm(Connection& c, uint16_t due) noexcept {
 // --- Input
 
 void Sessions::onReadable(Connection& c, bool hangup) noexcept {
+  if (c.tls) return tlsReadable(c, hangup);
   size_t budget = kReadBudget;
   uint8_t* const base = scratch_.get() + kSpillRoom;
   while (!(c.flags & Connection::kPaused)) {
-    const ssize_t n = ::recv(c.fd, base, kScratchBytes, 0);
+    const size_t room = readRoom(c);
+    if (room == 0) return pauseReads(c);
+    const ssize_t n = ::recv(c.fd, base, room, 0);
     if (n > 0) {
       // The unfinished frame kept from the last read goes right in front of the new bytes.
       const size_t spill = c.spill;
@@ -330,7 +426,7 @@ void Sessions::onReadable(Connection& c, bool hangup) noexcept {
       // A short read means the socket is empty for now: new data raises a new edge, so
       // the read that would only return EAGAIN is skipped. Not so after a hangup, where
       // no further edge will come: read on to EOF.
-      if (static_cast<size_t>(n) < kScratchBytes && !hangup) return;
+      if (static_cast<size_t>(n) < room && !hangup) return;
       if (budget <= static_cast<size_t>(n)) return queueRead(c);
       budget -= static_cast<size_t>(n);
       continue;
@@ -423,8 +519,8 @@ void Sessions::upgrade(Connection& c, std::string_view key) noexcept {
 }
 
 void Sessions::rejectHandshake(Connection& c, uint16_t status, std::string_view reason) noexcept {
-  for (size_t i = 0; i < kRejectStatuses.size(); ++i) {
-    if (kRejectStatuses[i] == status) stats_.rejected[i].add();
+  if (const size_t slot = rejectSlot(status); slot < kRejectStatuses.size()) {
+    stats_.rejected[slot].add();
   }
   if (log_lifecycle_) {
     spdlog::debug("reactor {} fd {}: handshake refused with {}: {}", reactor_index_, c.fd, status,
@@ -476,16 +572,15 @@ ws::HandlerAction Sessions::onMessagePiece(Connection& c, ws::Opcode opcode,
     countMessage(opcode, piece.size());
     // The whole message arrived in one read: echo it straight from the read buffer.
     sendFrame(c, opcode, piece);
-  } else {
-    if (c.msg.append(pool_, piece) != Errc::kOk) {
-      startClose(c, ws::kCloseInternalError, DisconnectReason::kInternalError);
-      return ws::HandlerAction::kStop;
-    }
-    if (!last) return ws::HandlerAction::kContinue;
-    countMessage(opcode, c.msg.size());
-    sendFrame(c, opcode, c.msg.bytes());
-    c.msg.clear(pool_);
+    return ws::HandlerAction::kContinue;
   }
+  // A message that spans frames or reads is never assembled: each piece goes back at once
+  // as a fragment of the same message (rfc6455#section-5.4 allows any fragmentation; text
+  // fragments may split a code point, only the whole message must be UTF-8). So a client
+  // that stops mid-message holds no buffer here, and the decoder has already checked the
+  // piece (UTF-8 so far, size limit) before it is echoed.
+  if (last) countMessage(opcode, c.decoder.message_bytes);
+  sendFrame(c, first ? opcode : ws::Opcode::kContinuation, piece, last);
   return ws::HandlerAction::kContinue;
 }
 
@@ -501,12 +596,16 @@ ws::HandlerAction Sessions::onControl(Connection& c, ws::Opcode opcode, uint16_t
       return ws::HandlerAction::kContinue;
     case ws::Opcode::kClose:
       stats_.closes_received[closeCodeSlot(close_code)].add();
+      // The drain's account of who closed cleanly (not a metric: counted even without
+      // counters, and only while draining).
+      if (shared_.phase.load(std::memory_order_relaxed) == Phase::kDraining) {
+        shared_.drain_clean.fetch_add(1, std::memory_order_relaxed);
+      }
       if (c.state == ConnState::kOpen) {
         // Answer with the same status code (none if there was none), then close the TCP
         // connection once the answer is out (rfc6455#section-5.5.1, 7.1.1).
         sendClose(c, close_code);
         c.reason = DisconnectReason::kClientClose;
-        c.msg.clear(pool_);
         enter(c, ConnState::kFlushing);
       } else {
         enter(c, ConnState::kDead);  // the answer to our Close: the handshake is complete
@@ -521,16 +620,17 @@ void Sessions::startClose(Connection& c, uint16_t code, DisconnectReason reason)
   if (c.state != ConnState::kOpen) return;
   sendClose(c, code);
   c.reason = reason;
-  c.msg.clear(pool_);
-  c.spill = 0;
   if (code == ws::kCloseGoingAway) {
-    // A clean close of ours (shutdown, idle): the client answers, then we close TCP.
+    // A clean close of ours (shutdown, idle): the client answers, then we close TCP. A
+    // frame header kept from the last read stays: parsing goes on to find the answer.
     c.decoder.startDiscarding();
     enter(c, ConnState::kClosing);
   } else {
     // Failing the connection (rfc6455#section-7.1.7): after the Close frame the server
     // closes its side at once (FIN once the frame is out) and no longer parses input,
     // but reads and drops it until the client closes, so the frame is not lost to a reset.
+    c.msg.clear(pool_);
+    c.spill = 0;
     enter(c, ConnState::kLingering);
   }
 }

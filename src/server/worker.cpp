@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -18,17 +19,19 @@ namespace {
 
 constexpr uint64_t kListenerTag = ~uint64_t{0};
 constexpr uint64_t kWakeTag = ~uint64_t{0} - 1;
+constexpr uint64_t kTlsListenerTag = ~uint64_t{0} - 2;
 
 int openReserveFd() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
 
 }  // namespace
 
 Worker::Worker(const Config& config, unsigned index, UniqueFd listener, SharedState& shared,
-               uint32_t capacity)
+               uint32_t capacity, UniqueFd tls_listener, tls::ServerContext* tls)
     : config_(config),
       index_(index),
       shared_(shared),
       listener_(std::move(listener)),
+      tls_listener_(std::move(tls_listener)),
       reserve_fd_(openReserveFd()),
       wheel_(0),
       sessions_(config, index, shared, stats_, reactor_, wheel_, warn_, capacity) {
@@ -39,6 +42,12 @@ Worker::Worker(const Config& config, unsigned index, UniqueFd listener, SharedSt
       reactor_.add(shared_.wake_fd, EPOLLIN | EPOLLET, kWakeTag) != 0) {
     throw std::runtime_error("epoll_ctl on listener or wake fd failed");
   }
+  if (tls && tls_listener_.valid()) {
+    sessions_.enableTls(*tls);
+    if (reactor_.add(tls_listener_.get(), EPOLLIN | EPOLLET, kTlsListenerTag) != 0) {
+      throw std::runtime_error("epoll_ctl on the TLS listener failed");
+    }
+  }
 }
 
 void Worker::run() noexcept {
@@ -47,7 +56,11 @@ void Worker::run() noexcept {
     int timeout = sessions_.hasQueuedReads()
                       ? 0
                       : static_cast<int>(next_tick_ms > now_ms_ ? next_tick_ms - now_ms_ : 0);
-    if (draining_ && timeout > 100) timeout = 100;
+    if (draining_) {
+      // Wake at the deadline, not after it: Kubernetes' grace period counts on the exit.
+      const uint64_t left = drain_deadline_ms_ > now_ms_ ? drain_deadline_ms_ - now_ms_ : 0;
+      timeout = static_cast<int>(std::min<uint64_t>({static_cast<uint64_t>(timeout), left, 100}));
+    }
     const int n = reactor_.wait(events_, timeout);
     const uint64_t work_started_ns = kCountersEnabled ? monotonicNanos() : 0;
     now_ms_ = monotonicMillis();
@@ -59,7 +72,8 @@ void Worker::run() noexcept {
     advanceTimers();
     if (retry_accept_) {
       retry_accept_ = false;
-      acceptAll();
+      acceptAll(listener_.get(), false);
+      if (tls_listener_.valid()) acceptAll(tls_listener_.get(), true);
     }
     if constexpr (kCountersEnabled) {
       const uint64_t work_micros = (monotonicNanos() - work_started_ns) / 1000;
@@ -68,29 +82,32 @@ void Worker::run() noexcept {
     stats_.heartbeat_ms.set(now_ms_);
     if (draining_ && (sessions_.live() == 0 || now_ms_ >= drain_deadline_ms_)) break;
   }
-  sessions_.cutAll();  // drain deadline passed: whoever is left is cut off
+  // Drain deadline passed: whoever is left is cut off.
+  shared_.drain_cut.fetch_add(sessions_.cutAll(), std::memory_order_relaxed);
   listener_.reset();
+  tls_listener_.reset();
   shared_.workers_done.fetch_add(1);
 }
 
 void Worker::dispatch(const epoll_event& ev) noexcept {
-  if (ev.data.u64 == kListenerTag) return acceptAll();
+  if (ev.data.u64 == kListenerTag) return acceptAll(listener_.get(), false);
+  if (ev.data.u64 == kTlsListenerTag) return acceptAll(tls_listener_.get(), true);
   if (ev.data.u64 == kWakeTag) return onWake();
   sessions_.onEvents(ev.data.u64, ev.events);
 }
 
-void Worker::acceptAll() noexcept {
+void Worker::acceptAll(int listener, bool tls) noexcept {
   // Edge-triggered: take every pending connection until EAGAIN.
   for (;;) {
-    const int fd = net::acceptNonBlocking(listener_.get());
+    const int fd = net::acceptNonBlocking(listener);
     if (fd >= 0) {
-      sessions_.admit(fd);
+      sessions_.admit(fd, tls);
       continue;
     }
     if (fd == -EAGAIN) return;
     if (fd == -EINTR || fd == -ECONNABORTED) continue;
     stats_.accept_errors.add();
-    if ((fd == -EMFILE || fd == -ENFILE) && rejectOneForEmfile()) continue;
+    if ((fd == -EMFILE || fd == -ENFILE) && rejectOneForEmfile(listener)) continue;
     warn_.warn(now_ms_, index_, "accept failed: {}", std::strerror(-fd));
     // Leave the rest in the backlog and try again on the next tick, not in a busy loop.
     retry_accept_ = true;
@@ -98,7 +115,7 @@ void Worker::acceptAll() noexcept {
   }
 }
 
-bool Worker::rejectOneForEmfile() noexcept {
+bool Worker::rejectOneForEmfile(int listener) noexcept {
   // Out of descriptors: spend the reserve one to accept and close a pending client, so
   // it is refused promptly instead of waiting in the backlog (libuv's EMFILE trick).
   // Reactors share the descriptor table, so another one may have taken the slot our reserve
@@ -106,8 +123,8 @@ bool Worker::rejectOneForEmfile() noexcept {
   if (!reserve_fd_.valid()) reserve_fd_.reset(openReserveFd());
   if (!reserve_fd_.valid()) return false;
   reserve_fd_.reset();
-  const int fd = net::acceptNonBlocking(listener_.get());
-  if (fd >= 0) ::close(fd);
+  const int fd = net::acceptNonBlocking(listener);
+  if (fd >= 0) sessions_.refuse(fd);  // 503, while the reserve's descriptor is ours
   reserve_fd_.reset(openReserveFd());
   warn_.warn(now_ms_, index_, "out of file descriptors, refusing connections");
   return fd >= 0;

@@ -18,12 +18,14 @@ const char* disconnectReasonName(DisconnectReason reason) noexcept {
       return "internal_error";
     case DisconnectReason::kIdleTimeout:
       return "idle_timeout";
-    case DisconnectReason::kCloseTimeout:
-      return "close_timeout";
     case DisconnectReason::kReset:
       return "reset";
     case DisconnectReason::kShutdown:
       return "shutdown";
+    case DisconnectReason::kTlsError:
+      return "tls_error";
+    case DisconnectReason::kMemoryLimit:
+      return "memory_limit";
     case DisconnectReason::kCount:
       break;
   }
@@ -43,6 +45,15 @@ size_t messageSizeBucket(uint64_t bytes) noexcept {
   const auto b = static_cast<size_t>(std::bit_width(bytes - 1));
   const size_t bucket = (b - 3) / 2;
   return bucket < kMessageSizeBounds.size() ? bucket : kMessageSizeBounds.size();
+}
+
+size_t tlsHandshakeMicrosBucket(uint64_t micros) noexcept {
+  size_t i = 0;
+  while (i < kTlsHandshakeMicrosBounds.size() &&
+         static_cast<double>(micros) > kTlsHandshakeMicrosBounds[i]) {
+    ++i;
+  }
+  return i;
 }
 
 size_t loopMicrosBucket(uint64_t micros) noexcept {

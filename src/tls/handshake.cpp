@@ -7,6 +7,7 @@
 #include <cstring>
 #include <new>
 
+#include "mws/tls/session_pool.h"
 #include "mws/tls/socket_bio.h"
 #include "session_state.h"
 
@@ -195,10 +196,11 @@ namespace detail {
 
 Session* create(SSL* ssl, int fd) noexcept {
   BIO* bio = newSocketBio(fd);
-  auto* s = new (std::nothrow) Session;
+  void* slot = allocateSessionSlot();
+  auto* s = slot ? new (slot) Session : nullptr;
   if (!bio || !s) {
     BIO_free(bio);
-    delete s;
+    releaseSessionSlot(slot);
     SSL_free(ssl);
     ERR_clear_error();
     return nullptr;

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "mws/base/check.h"
+#include "mws/tls/session_pool.h"
 #include "session_state.h"
 
 namespace mws::tls {
@@ -205,7 +206,8 @@ void release(Session* s) noexcept {
     ERR_clear_error();
   }
   OPENSSL_cleanse(&s->keys, sizeof s->keys);
-  delete s;
+  s->~Session();
+  releaseSessionSlot(s);
 }
 
 HandshakeInfo info(const Session& s) noexcept {
@@ -219,6 +221,10 @@ HandshakeInfo info(const Session& s) noexcept {
 
 bool established(const Session& s) noexcept { return (s.flags & Session::kEstablished) != 0; }
 
-size_t idleSessionBytes() noexcept { return (sizeof(Session) + 8 + 15) / 16 * 16; }
+void setAcceptedMicros(Session& s, uint32_t micros) noexcept { s.accepted_us = micros; }
+
+uint32_t acceptedMicros(const Session& s) noexcept { return s.accepted_us; }
+
+size_t idleSessionBytes() noexcept { return kSessionSlotBytes; }
 
 }  // namespace mws::tls

@@ -8,13 +8,15 @@
 
 #include "mws/tls/record.h"
 #include "mws/tls/session.h"
+#include "mws/tls/session_pool.h"
 
 namespace mws::tls {
 
 // Byte budget of an established session (static_assert below): record keys 216 (two
 // directions of key 32, IV 12, sequence 8, secret 48; AEAD and version), the SSL while
 // handshaking or else the partial record (null while idle) 8, descriptor 4, partial length 2,
-// state, alert, flags and ticket count 1 each. 240 bytes: a 256-byte malloc chunk.
+// state, alert, flags and ticket count 1 each, accept time 4: 240 bytes, in a 256-byte slot
+// of the thread's session pool (tls/session_pool.h).
 class Session {
  public:
   RecordKeys keys{};
@@ -27,7 +29,8 @@ class Session {
   enum class State : uint8_t { kHandshaking, kOpen, kClosed, kFailed } state = State::kHandshaking;
   Alert alert = Alert::kCloseNotify;  // the alert sealClose() sends
   uint8_t flags = 0;
-  uint8_t tickets = 0;  // TLS 1.3 NewSessionTicket records sent under the application key
+  uint8_t tickets = 0;       // TLS 1.3 NewSessionTicket records sent under the application key
+  uint32_t accepted_us = 0;  // the caller's clock at accept, for the handshake's duration
 
   static constexpr uint8_t kHaveClientSecret = 1 << 0;
   static constexpr uint8_t kHaveServerSecret = 1 << 1;
@@ -38,5 +41,6 @@ class Session {
   static constexpr uint8_t kEstablished = 1 << 6;  // keys taken over, SSL freed
 };
 static_assert(sizeof(Session) <= 240, "TLS session budget: 240 bytes");
+static_assert(sizeof(Session) <= kSessionSlotBytes && alignof(Session) <= 16);
 
 }  // namespace mws::tls

@@ -133,12 +133,14 @@ DecodeResult decode(DecoderState& st, std::span<uint8_t> input, const DecoderLim
       }
       const bool first = st.flags & DecoderState::kFlagFirstPiece;
       st.flags &= ~DecoderState::kFlagFirstPiece;
+      // The handler sees the message's total size in message_bytes with its last piece.
+      const HandlerAction action = handler.onMessagePiece(opcode, piece, first, last);
       if (last) {
         st.message = 0;
         st.message_bytes = 0;
         st.utf8 = Utf8Validator::kAccept;
       }
-      if (handler.onMessagePiece(opcode, piece, first, last) == HandlerAction::kStop) {
+      if (action == HandlerAction::kStop) {
         result.stopped = true;
         break;
       }

@@ -2,8 +2,8 @@
 
 namespace mws::ws {
 
-size_t writeServerHeader(uint8_t* out, Opcode opcode, uint64_t payload_len) noexcept {
-  out[0] = static_cast<uint8_t>(0x80 | static_cast<uint8_t>(opcode));
+size_t writeServerHeader(uint8_t* out, Opcode opcode, uint64_t payload_len, bool fin) noexcept {
+  out[0] = static_cast<uint8_t>((fin ? 0x80 : 0) | static_cast<uint8_t>(opcode));
   if (payload_len <= 125) {
     out[1] = static_cast<uint8_t>(payload_len);
     return 2;

@@ -52,10 +52,29 @@ def pytest_addoption(parser):
     group.addoption("--load-binary", action="store", default=None,
                     help="path to the millionws-load binary (fallback: $MILLIONWS_LOAD_BIN, "
                          "then the millionws-load next to --binary's build)")
+    group.addoption("--tls", action="store_true", default=False,
+                    help="run the WebSocket traffic over wss://: every server also serves TLS "
+                         "(a self-signed test pair), server.port is its TLS port, and wsraw "
+                         "speaks TLS (server.plain_port is the ws:// one)")
+
+
+# Under --tls: the flags every server gets, and the client context wsraw uses.
+TLS_FLAGS = []
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long-running e2e test")
+    if config.getoption("--tls"):
+        import ssl
+        import tempfile
+        import tlsutil
+        import wsraw
+        cert, key = tlsutil.make_pair(tempfile.mkdtemp(prefix="mws-e2e-tls-"), "suite")
+        TLS_FLAGS[:] = ["--tls-port", "0", "--tls-cert", cert, "--tls-key", key]
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        wsraw.TLS_CONTEXT = ctx
     # 1000+ concurrent sockets need a bigger fd limit than the usual 1024.
     try:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -123,8 +142,10 @@ class Server:
         Server._seq += 1
         self.binary = binary
         self.host = "127.0.0.1"
-        self.args = [binary, "--bind", self.host, "--port", "0", "--admin-port", "0",
-                     "--threads", "2"] + [str(f) for f in flags]
+        # The admin listener is off unless the test asks for it with its own --admin-port.
+        admin_off = [] if "--admin-port" in [str(f) for f in flags] else ["--admin-port", "0"]
+        self.args = [binary, "--bind", self.host, "--port", "0"] + admin_off + [
+            "--threads", "2"] + TLS_FLAGS + [str(f) for f in flags]
         self.flags = list(flags)
         self.log_path = Path(logdir) / ("server-%03d.log" % Server._seq)
         self.extra_env = dict(env or {})
@@ -159,6 +180,10 @@ class Server:
                 if self.port is None:
                     self.port = int(m.group(1))
             if self.port is not None:
+                if TLS_FLAGS:
+                    import tlsutil
+                    self.plain_port = self.port
+                    self.port = self.tls_port = tlsutil.tls_port(self)
                 return self
             if self.proc.poll() is not None:
                 break

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+import tlsutil
+
 BROWSER_TIMEOUT = 60  # seconds for the whole page run
 MIB = 1024 * 1024
 CASES = [("text", 10), ("binary", 10), ("text", 70 * 1000), ("binary", 70 * 1000),
@@ -32,7 +34,7 @@ PAGE = r"""<!doctype html>
 <script>
 "use strict";
 const params = new URLSearchParams(location.search);
-const url = "ws://127.0.0.1:" + params.get("port") + "/echo";
+const url = (params.get("scheme") || "ws") + "://127.0.0.1:" + params.get("port") + "/echo";
 const cases = JSON.parse(params.get("cases"));
 
 // Exactly n bytes of UTF-8 with 1-, 2-, 3- and 4-byte characters, or n bytes of a
@@ -168,15 +170,16 @@ class _PageServer:
         self.thread.join(timeout=5)
 
 
-def _run_page(ws_port, log_path):
+def _run_page(ws_port, log_path, scheme="ws", browser_flags=()):
     """Runs the page in a fresh headless Chromium against ws_port; returns its report."""
     page = _PageServer()
     profile = tempfile.mkdtemp(prefix="mws-chromium-")
     url = "http://127.0.0.1:%d/?%s" % (
-        page.port, urllib.parse.urlencode({"port": ws_port, "cases": json.dumps(CASES)}))
+        page.port, urllib.parse.urlencode({"port": ws_port, "cases": json.dumps(CASES),
+                                           "scheme": scheme}))
     args = [_browser_binary(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--user-data-dir=" + profile, url]
+            "--disable-sync", "--user-data-dir=" + profile, *browser_flags, url]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 start_new_session=True)
@@ -254,3 +257,14 @@ def test_chromium_sees_a_lower_limit(server_factory, logdir):
     report = _run_page(s.port, Path(logdir) / "chromium-64k.log")
     problems = _check(report, 64 * 1024, clean_1009_up_to=MIB // 2)
     assert not problems, "\n".join(problems)
+
+
+def test_chromium_echo_over_wss(server_factory, logdir, tmp_path):
+    # The same page over wss:// (issue 15), the self-signed test certificate accepted with
+    # --ignore-certificate-errors: Chromium's TLS stack (BoringSSL) against the server's.
+    cert, key = tlsutil.make_pair(tmp_path, "browser")
+    s = tlsutil.start_tls_server(server_factory, cert, key)
+    report = _run_page(s.tls_port, Path(logdir) / "chromium-wss.log", scheme="wss",
+                       browser_flags=["--ignore-certificate-errors"])
+    problems = _check(report, MIB)
+    assert not problems, "\n".join(problems) + "\nuser agent: %s" % report.get("userAgent")

@@ -18,7 +18,9 @@ MIB = 1024 * 1024
 
 
 def _uri(server):
-    return "ws://%s:%d/echo" % (server.host, server.port)
+    # Under --tls (conftest) server.port is the wss:// one.
+    scheme = "wss" if wsraw.TLS_CONTEXT else "ws"
+    return "%s://%s:%d/echo" % (scheme, server.host, server.port)
 
 
 def _text_of_len(n, seed=0):
@@ -28,8 +30,9 @@ def _text_of_len(n, seed=0):
 
 
 async def _websockets_echo(uri, messages, compression=None):
+    tls = {"ssl": wsraw.TLS_CONTEXT} if uri.startswith("wss:") else {}
     async with websockets.connect(uri, max_size=None, ping_interval=None, close_timeout=5,
-                                  compression=compression, open_timeout=10) as ws:
+                                  compression=compression, open_timeout=10, **tls) as ws:
         assert not ws.extensions, "server negotiated extensions: %r" % ws.extensions
         for m in messages:
             await ws.send(m)
@@ -160,14 +163,22 @@ def test_raw_echo_single_frame_shortest_length(server, size, form, opcode):
     payload = (b"x" * size) if opcode == OP_TEXT else os.urandom(size)
     with _open(server) as ws:
         ws.send_frame(opcode, payload)
-        f = ws.recv_frame(timeout=10)  # strict: unmasked, shortest form, no rsv
-        assert f.opcode == opcode, f
-        assert f.fin, "echo of a %d-byte frame was fragmented: %r" % (size, f)
-        assert not f.masked
-        assert f.length_form == form, f
-        expected_hdr_len = {"7": 2, "16": 4, "64": 10}[form]
-        assert len(f.header) == expected_hdr_len, f.header
-        assert f.payload == payload
+        # A frame that arrives in one read comes back as one frame; a longer one (over the
+        # 64 KiB read) is echoed piece by piece as fragments of the same message.
+        frames = [ws.recv_frame(timeout=10)]  # strict: unmasked, shortest form, no rsv
+        while not frames[-1].fin:
+            frames.append(ws.recv_frame(timeout=10))
+        assert frames[0].opcode == opcode, frames[0]
+        assert all(f.opcode == wsraw.OP_CONT for f in frames[1:]), frames
+        if size <= 16384:
+            assert len(frames) == 1, "echo of a %d-byte frame was fragmented: %r" % (size, frames)
+            assert frames[0].length_form == form, frames[0]
+        for f in frames:
+            assert not f.masked
+            n = len(f.payload)
+            expected_hdr_len = 2 if n <= 125 else 4 if n <= 0xFFFF else 10
+            assert len(f.header) == expected_hdr_len, f.header
+        assert b"".join(f.payload for f in frames) == payload
         ws.close_handshake()
 
 
@@ -361,14 +372,18 @@ def test_many_fragments(server):
 def test_ping_between_fragments_answered_immediately(server):
     with _open(server) as ws:
         ws.send(wsraw.text("Hello, ", fin=False) + wsraw.ping(b"in-between"))
-        # the pong must come now, before the message is complete
+        # the fragment is echoed at once, and the pong comes right behind it, before the
+        # message is complete
+        ws.expect_fragments(b"Hello, ")
         f = ws.recv_frame(timeout=5)
         assert (f.opcode, f.payload) == (OP_PONG, b"in-between"), f
         ws.send(wsraw.cont("World", fin=False) + wsraw.ping(b"again"))
+        ws.expect_fragments(b"World")
         f = ws.recv_frame(timeout=5)
         assert (f.opcode, f.payload) == (OP_PONG, b"again"), f
         ws.send(wsraw.cont("!"))
-        ws.expect_message(OP_TEXT, "Hello, World!")
+        f = ws.recv_frame(timeout=5)
+        assert (f.opcode, f.fin, f.payload) == (wsraw.OP_CONT, True, b"!"), f
         ws.close_handshake()
 
 

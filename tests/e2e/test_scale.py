@@ -202,7 +202,7 @@ def test_slow_reader_backpressure_bounds_memory(server_factory):
             assert f.payload == _payload(got[0], block), "echo %d corrupted/out of order" % got[0]
             got[0] += 1
 
-        ws.buf += wsraw.pump(sock, out, on_frame, lambda: got[0] == expected_msgs,
+        ws.buf += wsraw.pump(sock, out, wsraw.messages(on_frame), lambda: got[0] == expected_msgs,
                              time.monotonic() + 60)
         sock.settimeout(10)
         ws.close_handshake()
@@ -279,7 +279,7 @@ def test_slow_but_reading_client_gets_everything(server_factory, msg_size, count
             assert f.payload == msgs[i], "echo %d differs (len %d)" % (i, len(f.payload))
             got.append(i)
 
-        left = wsraw.pump(ws.sock, out, on_frame, lambda: len(got) == count,
+        left = wsraw.pump(ws.sock, out, wsraw.messages(on_frame), lambda: len(got) == count,
                           time.monotonic() + 90, read_delay=0.002, read_size=16 * KIB)
         assert len(got) == count
         ws.buf += left
@@ -411,6 +411,8 @@ def test_fairness_under_flood(server_factory):
             sock.setblocking(False)
             out = bytearray()
             buf = bytearray()
+            echoes = []
+            to_message = wsraw.messages(echoes.append)
             t_stop = time.monotonic() + flood_seconds
             deadline = time.monotonic() + 60
             while True:
@@ -435,10 +437,13 @@ def test_fairness_under_flood(server_factory):
                     assert data, "flood connection closed by server"
                     buf += data
                     for f in wsraw.parse_frames(buf):
+                        to_message(f)
+                    for f in echoes:
                         if f.payload != payload:
                             errors.append("flood echo %d corrupted" % got[0])
                             return
                         got[0] += 1
+                    echoes.clear()
             sock.setblocking(True)
         except BaseException as e:  # noqa
             errors.append(repr(e))

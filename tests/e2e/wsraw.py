@@ -14,6 +14,7 @@ import os
 import re
 import select
 import socket
+import ssl
 import struct
 import time
 
@@ -33,6 +34,8 @@ RSV3 = 1
 KNOWN_OPCODES = {OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG}
 
 DEFAULT_TIMEOUT = 5.0
+# Set by conftest under --tls: every RawWS then speaks TLS (to a server's wss:// port).
+TLS_CONTEXT = None
 # After *failing* a connection (protocol error, invalid UTF-8, too big...) the
 # server must close TCP right after its close frame, without waiting for the
 # client's close reply (RFC 6455 7.1.7). Also used after a client-initiated
@@ -263,7 +266,10 @@ STATUS_LINE_RE = re.compile(r"^(HTTP/1\.[01]) (\d{3}) (.*)$")
 class RawWS:
     """A raw TCP connection speaking HTTP/WebSocket by hand."""
 
-    def __init__(self, host, port, timeout=DEFAULT_TIMEOUT, sndbuf=None, rcvbuf=None):
+    def __init__(self, host, port, timeout=DEFAULT_TIMEOUT, sndbuf=None, rcvbuf=None, tls=None,
+                 session=None):
+        """tls: an ssl.SSLContext to speak TLS with, False for plain TCP, None for the
+        suite's choice (TLS_CONTEXT, set under --tls)."""
         self.host = host
         self.port = port
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -274,6 +280,9 @@ class RawWS:
         self.sock.settimeout(timeout)
         self.sock.connect((host, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        ctx = TLS_CONTEXT if tls is None else tls
+        if ctx:
+            self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost", session=session)
         self.buf = bytearray()
         self.eof = False
         self.eof_reason = None
@@ -337,6 +346,15 @@ class RawWS:
             self.eof = True
             self.eof_reason = "reset"
             raise ConnectionClosed("connection reset by peer", self.buf)
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as e:
+            # TLS: an EOF without close_notify (close_notify itself reads as b"").
+            self.eof = True
+            self.eof_reason = "eof"
+            raise ConnectionClosed("TLS EOF: %s" % e, self.buf)
+        except ssl.SSLError as e:
+            self.eof = True
+            self.eof_reason = "alert"
+            raise ConnectionClosed("TLS error: %s" % e, self.buf)
         except OSError as e:
             if e.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
                 self.eof = True
@@ -542,6 +560,8 @@ class RawWS:
                 return f
             if skip_pings and f.opcode == OP_PING:
                 continue
+            if not f.fin and f.opcode in (OP_TEXT, OP_BINARY, OP_CONT):
+                continue  # streamed echo: fragments of a message the close cuts short
             if not allow_data:
                 raise AssertionError("expected close frame, got %r" % f)
 
@@ -590,6 +610,18 @@ class RawWS:
                 return True
             except ReadTimeout:
                 return False
+
+    def expect_fragments(self, payload, timeout=DEFAULT_TIMEOUT):
+        """Streamed echo: `payload` comes back at once as non-final fragments of the message
+        in progress (the message's first frame with its opcode, then continuations)."""
+        deadline = time.monotonic() + timeout
+        got = b""
+        while len(got) < len(payload):
+            f = self.recv_frame(timeout=max(0.0, deadline - time.monotonic()))
+            assert f.opcode in (OP_TEXT, OP_BINARY, OP_CONT) and not f.fin, (
+                "expected a non-final fragment, got %r" % f)
+            got += f.payload
+        assert got == payload, "fragments %r, expected %r" % (got[:80], payload[:80])
 
     def assert_no_data(self, timeout=0.3):
         """Assert nothing arrives and the connection stays open for timeout."""
@@ -743,6 +775,35 @@ def parse_frames(buf, strict=True):
             check_server_frame(f)
         out.append(f)
     return out
+
+
+def messages(on_message):
+    """A frame callback that hands `on_message` whole messages: streamed echo sends a message
+    that spans the server's reads as fragments (first frame with the opcode, continuations
+    after). The message comes as one Frame with FIN set and the first frame's header byte
+    made final; control frames pass through as they are."""
+    state = {"first": None, "data": bytearray()}
+
+    def on_frame(f):
+        if f.opcode >= 0x8:
+            return on_message(f)
+        if f.opcode == OP_CONT:
+            if state["first"] is None:
+                raise ServerProtocolViolation("continuation without a message: %r" % f)
+        else:
+            if state["first"] is not None:
+                raise ServerProtocolViolation("new message inside a fragmented one: %r" % f)
+            state["first"] = f
+        state["data"] += f.payload
+        if not f.fin:
+            return None
+        first, data = state["first"], bytes(state["data"])
+        state["first"], state["data"] = None, bytearray()
+        header = bytes([first.header[0] | 0x80]) + first.header[1:]
+        return on_message(Frame(True, first.rsv, first.opcode, first.masked, data,
+                                first.length_form, header))
+
+    return on_frame
 
 
 def pump(sock, out, on_frame, done, deadline, read_delay=0.0, read_size=1 << 20):

@@ -14,6 +14,7 @@
 
 #include "mws/admin/admin_stats.h"
 #include "mws/buf/buffer_pool.h"
+#include "mws/server/shared_state.h"
 #include "mws/server/worker_stats.h"
 
 namespace mws::admin {
@@ -30,9 +31,13 @@ class MetricsCollector final : public prometheus::Collectable {
   // `scrape_descriptors` is how many descriptors the scrape itself holds open while it
   // counts (its HTTP connection): left out of process_open_fds, which should read the same
   // as `ls /proc/PID/fd | wc -l` taken between scrapes.
+  // `shared` (may be null: TLS certificate and reloads read as zero) is the process's state.
   MetricsCollector(std::vector<ReactorView> reactors, const AdminStats* admin = nullptr,
-                   uint64_t scrape_descriptors = 0)
-      : reactors_(std::move(reactors)), admin_(admin), scrape_descriptors_(scrape_descriptors) {}
+                   uint64_t scrape_descriptors = 0, const server::SharedState* shared = nullptr)
+      : reactors_(std::move(reactors)),
+        admin_(admin),
+        scrape_descriptors_(scrape_descriptors),
+        shared_(shared) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
@@ -40,9 +45,12 @@ class MetricsCollector final : public prometheus::Collectable {
   std::vector<prometheus::MetricFamily> collectServer() const;
 
  private:
+  void collectTls(std::vector<prometheus::MetricFamily>& out) const;  // the wss:// families
+
   std::vector<ReactorView> reactors_;
   const AdminStats* admin_;
   uint64_t scrape_descriptors_;
+  const server::SharedState* shared_;
 };
 
 // Process and kernel families from /proc (process_*, millionws_kernel_*). `scrape_descriptors`

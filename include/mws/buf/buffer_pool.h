@@ -1,5 +1,5 @@
 // Per-reactor pool of power-of-two byte blocks. Connections borrow a block only
-// while they hold a partial frame, a message being assembled or unsent output,
+// while they hold a partial frame header, a handshake parser or unsent output,
 // and give it back as soon as they do not. Owned and used by one reactor thread:
 // no locks; the admin thread only reads the stats.
 #pragma once
@@ -50,6 +50,9 @@ class BufferPool {
   void release(Block* block) noexcept;
 
   const PoolStats& stats() const noexcept { return stats_; }
+  // Block bytes (headers included) lent out now; kept whether or not stats are counted,
+  // since --max-buffer-memory acts on it.
+  size_t inUseBytes() const noexcept { return in_use_bytes_; }
 
   // Data capacity of blocks in `size_class`.
   static constexpr size_t capacityOf(size_t size_class) noexcept {
@@ -62,6 +65,7 @@ class BufferPool {
   std::array<Block*, kNumClasses> free_{};
   size_t max_cached_bytes_;
   size_t cached_bytes_ = 0;  // the cache bound needs this whether or not stats are counted
+  size_t in_use_bytes_ = 0;
   PoolStats stats_;
 };
 

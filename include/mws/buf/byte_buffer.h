@@ -1,6 +1,6 @@
 // A growable byte queue in one pooled block, 8 bytes when held in a connection
 // record and no memory at all while empty. Used for a connection's spilled frame
-// bytes, the message it is assembling and its unsent output. Never throws;
+// bytes, its handshake parser and its unsent output. Never throws;
 // growth that the pool refuses is reported as Errc::kNoMemory.
 #pragma once
 
@@ -22,6 +22,8 @@ class ByteBuffer {
   bool empty() const noexcept { return !block_ || block_->size() == 0; }
   bool holdsBlock() const noexcept { return block_ != nullptr; }
   size_t size() const noexcept { return block_ ? block_->size() : 0; }
+  // Pool memory held: the block with its header, 0 without one.
+  size_t blockBytes() const noexcept { return block_ ? block_->capacity + sizeof(Block) : 0; }
   std::span<uint8_t> bytes() noexcept {
     return block_ ? std::span<uint8_t>(block_->data() + block_->begin, block_->size())
                   : std::span<uint8_t>();

@@ -1,4 +1,5 @@
-// One reactor thread: its own epoll instance and SO_REUSEPORT listener, the loop that
+// One reactor thread: its own epoll instance and SO_REUSEPORT listener (and one for wss://
+// when TLS is on), the loop that
 // waits for events and hands them to its connections (server/session.h), accepting with
 // the reserve-descriptor trick, the timer sweep and the drain on shutdown. Every
 // connection it accepts lives and dies on this thread; nothing here takes a lock or
@@ -25,9 +26,10 @@ class Worker {
  public:
   static constexpr int kMaxEvents = 1024;
 
-  // Throws at start-up if the reactor cannot be created.
+  // Throws at start-up if the reactor cannot be created. With `tls` (wss://), sockets
+  // accepted on `tls_listener` start with a TLS handshake under that context.
   Worker(const Config& config, unsigned index, UniqueFd listener, SharedState& shared,
-         uint32_t capacity);
+         uint32_t capacity, UniqueFd tls_listener = {}, tls::ServerContext* tls = nullptr);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
@@ -38,8 +40,8 @@ class Worker {
 
  private:
   void dispatch(const epoll_event& ev) noexcept;
-  void acceptAll() noexcept;
-  bool rejectOneForEmfile() noexcept;
+  void acceptAll(int listener, bool tls) noexcept;
+  bool rejectOneForEmfile(int listener) noexcept;
   void onWake() noexcept;
   void startDrain() noexcept;
   void advanceTimers() noexcept;
@@ -49,7 +51,8 @@ class Worker {
   SharedState& shared_;
   net::Reactor reactor_;
   UniqueFd listener_;
-  UniqueFd reserve_fd_;  // given up to accept-and-close when descriptors run out
+  UniqueFd tls_listener_;  // wss:// only
+  UniqueFd reserve_fd_;    // given up to accept-and-close when descriptors run out
   net::TimerWheel wheel_;
   WarnThrottle warn_;
   WorkerStats stats_;

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "mws/base/counter.h"
+#include "mws/tls/session.h"
 
 namespace mws::server {
 
@@ -21,9 +22,10 @@ enum class DisconnectReason : uint8_t {
   kMessageTooBig,   // 1009
   kInternalError,   // 1011: memory refused
   kIdleTimeout,
-  kCloseTimeout,  // the client never answered our Close
-  kReset,         // EOF or RST without a closing handshake
-  kShutdown,      // drained or cut at shutdown
+  kReset,        // EOF or RST without a closing handshake
+  kShutdown,     // drained or cut at shutdown
+  kTlsError,     // wss://: a record that did not decrypt, or the client's fatal alert
+  kMemoryLimit,  // reset to bring pooled memory under --max-buffer-memory
   kCount,
 };
 const char* disconnectReasonName(DisconnectReason reason) noexcept;
@@ -54,8 +56,20 @@ inline constexpr std::array<double, 13> kLoopMicrosBounds = {
     10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000};
 size_t loopMicrosBucket(uint64_t micros) noexcept;
 
+// TLS handshakes, accept to finished, in microseconds.
+inline constexpr std::array<double, 12> kTlsHandshakeMicrosBounds = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000};
+size_t tlsHandshakeMicrosBucket(uint64_t micros) noexcept;
+
 // HTTP statuses a handshake can be refused with; label of handshake rejections.
-inline constexpr std::array<uint16_t, 7> kRejectStatuses = {400, 403, 404, 405, 426, 431, 503};
+inline constexpr std::array<uint16_t, 9> kRejectStatuses = {400, 403, 404, 405, 414,
+                                                            426, 431, 503, 505};
+// Index of `status` in kRejectStatuses (a status not listed is a compile error where constant).
+constexpr size_t rejectSlot(uint16_t status) noexcept {
+  size_t i = 0;
+  while (i < kRejectStatuses.size() && kRejectStatuses[i] != status) ++i;
+  return i;
+}
 
 struct alignas(64) WorkerStats {
   Counter tcp_accepted;  // sockets accepted
@@ -64,6 +78,7 @@ struct alignas(64) WorkerStats {
   Counter tcp_open;      // sockets held now, any state
   Counter health_requests;
   Counter handshake_timeouts;
+  Counter close_timeouts;  // our Close never answered; the ending keeps its cause
   std::array<Counter, kRejectStatuses.size()> rejected;  // by status, same order
   std::array<Counter, static_cast<size_t>(DisconnectReason::kCount)> disconnections;
   Counter messages_in_text, messages_in_binary, bytes_in;  // echoed payload
@@ -76,6 +91,11 @@ struct alignas(64) WorkerStats {
   std::array<Counter, kCountedCloseCodes.size()> closes_sent, closes_received;
   BucketCounts<kMessageSizeBounds.size()> message_sizes;  // received messages
   BucketCounts<kLoopMicrosBounds.size()> loop_micros;
+  // wss:// (issue 15)
+  std::array<Counter, 4> tls_handshakes;  // completed: [version * 2 + resumed], 0 TLS 1.2, 1 1.3
+  std::array<Counter, tls::kFailureCount> tls_failures;  // by tls::Failure
+  std::array<Counter, 2> tls_active;  // established TLS connections open now, by version
+  BucketCounts<kTlsHandshakeMicrosBounds.size()> tls_handshake_micros;
 };
 
 }  // namespace mws::server

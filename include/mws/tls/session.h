@@ -93,6 +93,11 @@ struct HandshakeInfo {
 HandshakeInfo info(const Session& s) noexcept;
 bool established(const Session& s) noexcept;  // the handshake has finished
 
+// The caller's clock at accept (32-bit microseconds: wraps after 71 minutes, differences
+// stay right), kept for the handshake duration histogram.
+void setAcceptedMicros(Session& s, uint32_t micros) noexcept;
+uint32_t acceptedMicros(const Session& s) noexcept;
+
 // What an idle established session costs on the heap, malloc's chunk header included.
 size_t idleSessionBytes() noexcept;
 

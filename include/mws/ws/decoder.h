@@ -14,7 +14,8 @@ namespace mws::ws {
 
 struct DecoderState {
   uint32_t remaining = 0;      // payload bytes of the current data frame not seen yet
-  uint32_t message_bytes = 0;  // payload bytes of the current message so far (<= limit)
+  uint32_t message_bytes = 0;  // payload bytes of the current message's frames so far (<= limit);
+                               // the whole message's size while its last piece is handled
   uint8_t mask[4] = {};        // masking key of the current data frame
   uint8_t mask_phase = 0;      // index into mask for the next payload byte
   uint8_t message = 0;         // opcode of the data message in progress, 0 if none

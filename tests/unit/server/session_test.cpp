@@ -8,10 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mws/server/connection_slab.h"
@@ -504,7 +506,22 @@ TEST_F(LifecycleTest, ClosingWithoutAnAnswerTimesOut) {
   EXPECT_EQ(state(i), ConnState::kClosing);
   advance(5);
   EXPECT_EQ(state(i), ConnState::kFree);
-  EXPECT_EQ(disconnections(DisconnectReason::kCloseTimeout), 1u);
+  EXPECT_EQ(disconnections(DisconnectReason::kShutdown), 1u);
+  EXPECT_EQ(stats.close_timeouts.get(), 1u);
+}
+
+TEST_F(LifecycleTest, AnUnansweredIdleTimeoutIsCountedAsAnIdleTimeout) {
+  // Issue 10.4: the client that never answers our 1001 was idle; counting it as a close
+  // timeout made idle timeouts look rarer than they are.
+  config.idle_timeout = std::chrono::seconds(2);
+  int client;
+  const uint32_t i = open(client);
+  advance(3);
+  EXPECT_EQ(state(i), ConnState::kClosing);
+  advance(9);
+  EXPECT_EQ(state(i), ConnState::kFree);
+  EXPECT_EQ(disconnections(DisconnectReason::kIdleTimeout), 1u);
+  EXPECT_EQ(stats.close_timeouts.get(), 1u);
 }
 
 TEST_F(LifecycleTest, EofWhileClosingKeepsOurReason) {
@@ -538,15 +555,19 @@ TEST_F(LifecycleTest, BackpressurePausesReadsAndResumesBelowHalf) {
   send(client, all);
   event(i, EPOLLIN);
   const Connection& c = s->connection(i);
+  // Reads resume on their own while the kernel still takes the cork's output (queued reads,
+  // no new edge); the client reads nothing, so they pause for good within a few rounds.
+  for (int round = 0; round < 50 && s->hasQueuedReads(); ++round) s->readQueued();
   EXPECT_TRUE(c.flags & Connection::kPaused);
-  EXPECT_GE(c.out.size(), config.max_pending_bytes);
+  EXPECT_LE(c.out.size(), s->pendingLimit());
+  EXPECT_GE(c.out.size() + Sessions::kReadOutputSlack + Sessions::kMinRead, s->pendingLimit());
   EXPECT_EQ(stats.paused.get(), 1u);
   // The client reads everything: writable again, reads resume (queued, no new edge).
   size_t echoed = 0;
   std::string bytes;
   for (int round = 0; round < 100 && echoed < 40; ++round) {
     bytes += receive(client);
-    echoed += parseFrames(bytes).size();
+    for (const auto& f : parseFrames(bytes)) echoed += f.fin ? 1 : 0;
     event(i, EPOLLOUT);
     s->readQueued();
   }
@@ -555,6 +576,60 @@ TEST_F(LifecycleTest, BackpressurePausesReadsAndResumesBelowHalf) {
   EXPECT_EQ(stats.paused.get(), 0u);
   EXPECT_EQ(stats.pending_bytes.get(), 0u);
 }
+
+// Issue 10.3: a client that never reads cost more than --max-pending-bytes (1,759 KiB pending
+// and a 2 MiB block at the 1 MiB default with 1 MB messages): reads paused only after a whole
+// message was queued. The bound is now pendingLimit() = cap - 24, and the block that holds it
+// is the cap rounded up to a power of two, whatever the message sizes and how they are cut.
+class PendingBoundTest : public LifecycleTest,
+                         public ::testing::WithParamInterface<std::pair<uint32_t, size_t>> {};
+
+TEST_P(PendingBoundTest, UnsentOutputNeverExceedsTheBound) {
+  const auto [cap, message] = GetParam();
+  config.max_pending_bytes = cap;
+  int client;
+  const uint32_t i = open(client, 4096);
+  int small = 4096;
+  ASSERT_EQ(::setsockopt(client, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+  const std::string msg = frame(0x82, std::string(message, 'p'));
+  std::string stream = msg;
+  while (stream.size() < msg.size() + 7001) stream += msg;
+  size_t sent = 0;
+  size_t at = 0;  // offset in msg of the next byte to send
+  size_t highest = 0;
+  uint64_t highest_pool = 0;
+  for (int round = 0; round < 20000; ++round) {
+    const size_t chunk = 7001;  // cuts frames anywhere
+    const ssize_t n = ::send(client, stream.data() + at, chunk, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n <= 0) break;  // the server stopped reading: the socket pair is full
+    sent += static_cast<size_t>(n);
+    at = (at + static_cast<size_t>(n)) % msg.size();
+    event(i, EPOLLIN | EPOLLOUT);
+    s->readQueued();
+    highest = std::max(highest, s->connection(i).out.size());
+    highest_pool = std::max(highest_pool, s->poolStats().bytes_in_use.get());
+  }
+  const Connection& c = s->connection(i);
+  ASSERT_EQ(state(i), ConnState::kOpen);
+  EXPECT_TRUE(c.flags & Connection::kPaused) << "sent " << sent;
+  EXPECT_LE(highest, s->pendingLimit());
+  EXPECT_LE(highest, cap);
+  // The formula: the out block is at most the cap rounded up to a power of two, plus the
+  // one block (256 B) a spilled frame header takes.
+  if constexpr (kCountersEnabled) {
+    EXPECT_LE(highest_pool, std::bit_ceil(uint64_t{cap}) + buf::BufferPool::kMinBlockBytes);
+  }
+  EXPECT_GT(highest, s->pendingLimit() / 2) << "backpressure came too early to test";
+}
+
+INSTANTIATE_TEST_SUITE_P(CapsAndMessageSizes, PendingBoundTest,
+                         ::testing::Values(std::pair<uint32_t, size_t>{4096, 100},
+                                           std::pair<uint32_t, size_t>{4096, 70000},
+                                           std::pair<uint32_t, size_t>{64 * 1024, 64 * 1024},
+                                           std::pair<uint32_t, size_t>{256 * 1024, 64 * 1024},
+                                           std::pair<uint32_t, size_t>{256 * 1024, 1000000},
+                                           std::pair<uint32_t, size_t>{1u << 20, 1000000},
+                                           std::pair<uint32_t, size_t>{1000000, 30}));
 
 TEST_F(LifecycleTest, FlushingWaitsForQueuedOutputThenEnds) {
   config.max_pending_bytes = 1u << 20;
@@ -567,14 +642,16 @@ TEST_F(LifecycleTest, FlushingWaitsForQueuedOutputThenEnds) {
   EXPECT_EQ(state(i), ConnState::kFlushing);
   EXPECT_FALSE(s->connection(i).out.empty());
   std::string bytes;
-  size_t got = 0;
-  for (int round = 0; round < 100 && state(i) != ConnState::kFree; ++round) {
+  size_t got = 0;  // messages: a frame cut by a read is echoed as two fragments
+  auto count = [&] {
     bytes += receive(client);
-    got += parseFrames(bytes).size();
+    for (const auto& f : parseFrames(bytes)) got += f.fin ? 1 : 0;
+  };
+  for (int round = 0; round < 100 && state(i) != ConnState::kFree; ++round) {
+    count();
     event(i, EPOLLOUT);
   }
-  bytes += receive(client);
-  got += parseFrames(bytes).size();
+  count();
   EXPECT_EQ(state(i), ConnState::kFree);
   EXPECT_EQ(got, 21u) << "20 echoes and the Close answer";
   EXPECT_EQ(disconnections(DisconnectReason::kClientClose), 1u);
@@ -607,6 +684,150 @@ TEST_F(LifecycleTest, LingeringTimesOut) {
   advance(5);
   EXPECT_EQ(state(i), ConnState::kFree);
   EXPECT_EQ(disconnections(DisconnectReason::kProtocolError), 1u);
+}
+
+// --- Streamed echo: every piece goes back at once as a fragment of the same message.
+
+struct ClientFrame {
+  uint8_t b0;
+  std::string payload;
+};
+
+// Payload bytes of data frames the first `cut` bytes of `frames` (serialised) carry: what a
+// streaming echo can have sent back after reading them.
+size_t dataBytesWithin(const std::vector<ClientFrame>& frames, size_t cut) {
+  size_t pos = 0, bytes = 0;
+  for (const ClientFrame& f : frames) {
+    const size_t len = f.payload.size();
+    const size_t header = (len <= 125 ? 2 : len <= 0xFFFF ? 4 : 10) + 4;
+    const bool data = (f.b0 & 0x08) == 0;
+    if (data && cut >= pos + header) bytes += std::min(len, cut - pos - header);
+    pos += header + len;
+  }
+  return bytes;
+}
+
+TEST_F(LifecycleTest, StreamedEchoAtEverySplitPoint) {
+  // A fragmented text message splitting code points, a ping between its fragments, then a
+  // single-frame binary message: cut in two reads at every byte.
+  const std::vector<ClientFrame> sent = {
+      {0x01, "h\xC3\xA9llo \xE2\x82"},      // text, FIN=0, ends inside a code point
+      {0x89, "ping"},                       // control between fragments
+      {0x00, "\xAC w\xF0\x9F\x98\x80rld"},  // continuation, FIN=0
+      {0x80, "!"},                          // continuation, FIN=1
+      {0x82, std::string(300, 'z')},        // whole binary message
+  };
+  std::string stream;
+  for (const ClientFrame& f : sent) stream += frame(f.b0, f.payload);
+  const std::string text = "h\xC3\xA9llo \xE2\x82\xAC w\xF0\x9F\x98\x80rld!";
+  for (size_t cut = 0; cut <= stream.size(); ++cut) {
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    const uint64_t text_in = stats.messages_in_text.get();
+    const uint64_t text_out = stats.messages_out_text.get();
+    const uint64_t size_sum = stats.message_sizes.sum.get();
+    int client;
+    const uint32_t i = open(client);
+    send(client, stream.substr(0, cut));
+    event(i, EPOLLIN);
+    const auto first = frames(client);
+    size_t echoed = 0;
+    for (const ServerFrame& f : first) echoed += f.opcode < 0x8 ? f.payload.size() : 0;
+    EXPECT_EQ(echoed, dataBytesWithin(sent, cut)) << "every decoded byte is echoed at once";
+    EXPECT_FALSE(s->connection(i).msg.holdsBlock() && s->connection(i).spill == 0)
+        << "nothing but a frame header is kept between reads";
+    send(client, stream.substr(cut));
+    event(i, EPOLLIN);
+    auto all = first;
+    for (auto& f : frames(client)) all.push_back(std::move(f));
+    // Reassemble as a client does: data fragments, with control frames between them.
+    std::vector<std::pair<uint8_t, std::string>> messages;
+    std::string partial;
+    uint8_t opcode = 0;
+    size_t pongs = 0;
+    for (const ServerFrame& f : all) {
+      if (f.opcode == 0xA) {
+        EXPECT_EQ(f.payload, "ping");
+        ++pongs;
+        continue;
+      }
+      if (f.opcode == 0x0) {
+        ASSERT_NE(opcode, 0) << "continuation without a message";
+      } else {
+        ASSERT_EQ(opcode, 0) << "new message inside a message";
+        opcode = f.opcode;
+      }
+      partial += f.payload;
+      if (f.fin) {
+        messages.emplace_back(opcode, partial);
+        partial.clear();
+        opcode = 0;
+      }
+    }
+    EXPECT_EQ(pongs, 1u);
+    ASSERT_EQ(messages.size(), 2u);
+    EXPECT_EQ(messages[0], std::make_pair(uint8_t{0x1}, text));
+    EXPECT_EQ(messages[1], std::make_pair(uint8_t{0x2}, std::string(300, 'z')));
+    EXPECT_EQ(state(i), ConnState::kOpen);
+    EXPECT_EQ(stats.messages_in_text.get() - text_in, 1u);
+    EXPECT_EQ(stats.messages_out_text.get() - text_out, 1u);
+    EXPECT_EQ(stats.message_sizes.sum.get() - size_sum, text.size() + 300);
+    event(i, EPOLLERR);
+  }
+}
+
+TEST_F(LifecycleTest, CloseMidMessageAtEverySplitPoint) {
+  const std::string stream = frame(0x02, "part one") + frame(0x00, "two") + closeFrame(1000);
+  for (size_t cut = 0; cut <= stream.size(); ++cut) {
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    int client;
+    const uint32_t i = open(client);
+    send(client, stream.substr(0, cut));
+    event(i, EPOLLIN);
+    if (cut < stream.size()) {
+      send(client, stream.substr(cut));
+      event(i, EPOLLIN);
+    }
+    bool eof = false;
+    const auto f = frames(client, &eof);
+    ASSERT_GE(f.size(), 2u);
+    std::string echoed;
+    for (size_t k = 0; k + 1 < f.size(); ++k) {
+      EXPECT_FALSE(f[k].fin) << "the message never completes";
+      EXPECT_EQ(f[k].opcode, k == 0 ? 0x2 : 0x0);
+      echoed += f[k].payload;
+    }
+    EXPECT_EQ(echoed, "part onetwo");
+    EXPECT_EQ(f.back().opcode, 0x8);
+    EXPECT_EQ(f.back().payload, std::string("\x03\xE8", 2));
+    EXPECT_TRUE(eof);
+    EXPECT_EQ(state(i), ConnState::kFree);
+  }
+}
+
+TEST_F(LifecycleTest, StalledMidMessageHoldsNoBuffer) {
+  // 900,000 of a 1,000,000-byte frame, then silence: echoed as it came, nothing held.
+  int client;
+  const uint32_t i = open(client);
+  const std::string whole = frame(0x82, std::string(1000000, '\0'));
+  const std::string part = whole.substr(0, 14 + 900000);
+  size_t sent = 0, echoed = 0;
+  std::string bytes;
+  while (sent < part.size() || echoed < 900000) {
+    if (sent < part.size()) {
+      const ssize_t n = ::send(client, part.data() + sent, part.size() - sent, MSG_NOSIGNAL);
+      if (n > 0) sent += static_cast<size_t>(n);
+    }
+    event(i, EPOLLIN | EPOLLOUT);
+    bytes += receive(client);
+    for (const auto& f : parseFrames(bytes)) echoed += f.payload.size();
+    if (sent == part.size() && echoed < 900000 && bytes.empty()) s->readQueued();
+  }
+  EXPECT_EQ(echoed, 900000u);
+  const Connection& c = s->connection(i);
+  EXPECT_FALSE(c.msg.holdsBlock());
+  EXPECT_TRUE(c.out.empty());
+  EXPECT_EQ(s->poolStats().blocks_in_use.get(), 0u);
+  EXPECT_EQ(state(i), ConnState::kOpen);
 }
 
 TEST_F(LifecycleTest, SlotIndexComesFromTheRecord) {

@@ -1018,9 +1018,6 @@ TEST(DecoderTest, UnmaskInPiecesEqualsWhole) {
   EXPECT_EQ(ref, whole);
 }
 
-}  // namespace
-}  // namespace mws::ws
-
 namespace mws::ws {
 namespace {
 
@@ -1040,6 +1037,70 @@ TEST(DecoderTest, DiscardingPastAnUntrackableFrameDropsEverything) {
   Bytes more = closeFrame(1000, "");
   EXPECT_EQ(decode(st, more, {}, rec).consumed, more.size());
   EXPECT_TRUE(rec.events.empty());
+}
+
+}  // namespace
+}  // namespace mws::ws
+
+// ---------------------------------------------------------------------------
+// Streamed echo (the server sends every piece back at once): a piece is delivered as
+// soon as its bytes are there, never held back for the rest of its frame or message, and
+// the last piece comes with the message's total size in the state.
+
+class SizeAtLast final : public DecoderHandler {
+ public:
+  explicit SizeAtLast(const DecoderState& st) : st_(st) {}
+  HandlerAction onMessagePiece(Opcode, std::span<uint8_t> piece, bool,
+                               bool last) noexcept override {
+    delivered += piece.size();
+    if (last) sizes.push_back(st_.message_bytes);
+    return HandlerAction::kContinue;
+  }
+  HandlerAction onControl(Opcode, uint16_t, std::span<const uint8_t>) noexcept override {
+    ++controls;
+    return HandlerAction::kContinue;
+  }
+  size_t delivered = 0;
+  size_t controls = 0;
+  std::vector<uint32_t> sizes;
+
+ private:
+  const DecoderState& st_;
+};
+
+TEST(DecoderTest, StreamedPiecesComeAsSoonAsTheirBytesArrive) {
+  const Bytes p1 = textPayload(200), p2 = textPayload(70000), p3 = binaryPayload(5);
+  // header sizes (masked): 200 -> 2+2+4, 70000 -> 2+8+4, 5 -> 2+4; ping "x" 2+4+1
+  const Bytes stream = concat({text(p1, false), ping("x"), cont(p2, true), binary(p3)});
+  struct Span {
+    size_t header_end, len;
+  };
+  const size_t a = 8, b = a + p1.size() + 7, c = b + 14, d = c + p2.size() + 6;
+  const Span data[] = {{a, p1.size()}, {c, p2.size()}, {d, p3.size()}};
+  for (size_t cut : splitPoints(stream.size())) {
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    DecoderState st;
+    SizeAtLast h(st);
+    Bytes buf(stream.begin(), stream.begin() + static_cast<std::ptrdiff_t>(cut));
+    const DecodeResult r = decode(st, buf, DecoderLimits{}, h);
+    size_t available = 0;
+    for (const Span& s : data) {
+      if (cut >= s.header_end) available += std::min(s.len, cut - s.header_end);
+    }
+    ASSERT_EQ(h.delivered, available);
+    ASSERT_LE(buf.size() - r.consumed, kMaxClientControlFrame);
+    // The rest, after the unconsumed tail, as the server presents it.
+    Bytes rest(buf.begin() + static_cast<std::ptrdiff_t>(r.consumed), buf.end());
+    rest.insert(rest.end(), stream.begin() + static_cast<std::ptrdiff_t>(cut), stream.end());
+    const DecodeResult r2 = decode(st, rest, DecoderLimits{}, h);
+    ASSERT_EQ(r2.consumed, rest.size());
+    ASSERT_EQ(h.delivered, p1.size() + p2.size() + p3.size());
+    ASSERT_EQ(h.controls, 1u);
+    ASSERT_EQ(h.sizes, (std::vector<uint32_t>{static_cast<uint32_t>(p1.size() + p2.size()),
+                                              static_cast<uint32_t>(p3.size())}));
+    ASSERT_EQ(st.message_bytes, 0u);
+    ASSERT_EQ(st.message, 0u);
+  }
 }
 
 }  // namespace
