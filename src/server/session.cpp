@@ -412,16 +412,7 @@ void Sessions::onReadable(Connection& c, bool hangup) noexcept {
     if (room == 0) return pauseReads(c);
     const ssize_t n = ::recv(c.fd, base, room, 0);
     if (n > 0) {
-      // The unfinished frame kept from the last read goes right in front of the new bytes.
-      const size_t spill = c.spill;
-      if (spill) {
-        const auto held = c.msg.bytes();
-        std::memcpy(base - spill, held.data() + held.size() - spill, spill);
-        c.msg.truncate(pool_, spill);
-        c.spill = 0;
-      }
-      c.active_tick = now_tick_;
-      input(c, std::span<uint8_t>(base - spill, spill + static_cast<size_t>(n)));
+      inputRead(c, base, static_cast<size_t>(n));
       if (c.state == ConnState::kDead) return;
       // A short read means the socket is empty for now: new data raises a new edge, so
       // the read that would only return EAGAIN is skipped. Not so after a hangup, where
@@ -436,6 +427,20 @@ void Sessions::onReadable(Connection& c, bool hangup) noexcept {
     if (errno != EAGAIN) kill(c, DisconnectReason::kReset);
     return;
   }
+}
+
+void Sessions::inputRead(Connection& c, uint8_t* base, size_t n) noexcept {
+  // The unfinished frame kept from the last read goes right in front of the new bytes
+  // (kSpillRoom is there for it).
+  const size_t spill = c.spill;
+  if (spill) {
+    const auto held = c.msg.bytes();
+    std::memcpy(base - spill, held.data() + held.size() - spill, spill);
+    c.msg.truncate(pool_, spill);
+    c.spill = 0;
+  }
+  c.active_tick = now_tick_;
+  input(c, std::span<uint8_t>(base - spill, spill + n));
 }
 
 void Sessions::onHangup(Connection& c) noexcept {

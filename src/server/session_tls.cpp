@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 #include "mws/base/check.h"
 #include "mws/base/clock.h"
@@ -87,15 +86,7 @@ void Sessions::tlsReadable(Connection& c, bool hangup) noexcept {
     if (room == 0) return pauseReads(c);
     const tls::IoResult r = tls::read(*c.tls, std::span<uint8_t>(base, room), hangup);
     if (r.bytes > 0) {
-      const size_t spill = c.spill;
-      if (spill) {
-        const auto held = c.msg.bytes();
-        std::memcpy(base - spill, held.data() + held.size() - spill, spill);
-        c.msg.truncate(pool_, spill);
-        c.spill = 0;
-      }
-      c.active_tick = now_tick_;
-      input(c, std::span<uint8_t>(base - spill, spill + r.bytes));
+      inputRead(c, base, r.bytes);
       if (c.state == ConnState::kDead || !c.tls) return;
     }
     switch (r.status) {

@@ -134,6 +134,9 @@ class Sessions {
   void onHangup(Connection& c) noexcept;
   void queueRead(Connection& c) noexcept;
   void input(Connection& c, std::span<uint8_t> data) noexcept;
+  // `n` bytes just read to `base` (in the scratch buffer): the spilled frame tail goes in
+  // front, then input().
+  void inputRead(Connection& c, uint8_t* base, size_t n) noexcept;
   void handshakeInput(Connection& c, std::span<uint8_t> data) noexcept;
   void upgrade(Connection& c, std::string_view key) noexcept;
   void rejectHandshake(Connection& c, uint16_t status, std::string_view reason) noexcept;
