@@ -138,6 +138,7 @@ uint32_t Sessions::admit(int fd, bool tls) noexcept {
   Connection& c = slab_.at(index);
   if (tls) {
     c.tls = tls_acceptor_ ? tls_acceptor_->open(fd) : nullptr;
+    ++tls_admitted_;
     if (!c.tls) {
       ::close(fd);
       slab_.release(index);

@@ -1,6 +1,7 @@
 #include "mws/server/worker.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -146,6 +147,17 @@ void Worker::advanceTimers() noexcept {
   now_tick_ = tick;
   sessions_.setTime(now_ms_, now_tick_);
   wheel_.advance(tick, [this](const net::TimerWheel::Entry& e) { sessions_.onTimer(e); });
+  // A burst of TLS handshakes has ended (some in the last second, none in this one): give
+  // back the heap they passed through. Each holds ~30 KB of OpenSSL objects until it
+  // completes, so 2,000 in flight leave ~60 MB of free heap that malloc keeps: 3,058 B of RSS
+  // per idle wss:// connection at 19,000 without this, measured. Once per burst, never
+  // during a steady stream (whose handshakes reuse that memory), a few ms for a 60 MB heap.
+  const uint64_t tls_admitted = sessions_.tlsAdmitted();
+  if (tls_admitted == tls_admitted_at_tick_ && tls_admitted != tls_admitted_at_trim_) {
+    ::malloc_trim(0);
+    tls_admitted_at_trim_ = tls_admitted;
+  }
+  tls_admitted_at_tick_ = tls_admitted;
 }
 
 }  // namespace mws::server

@@ -88,6 +88,8 @@ class Sessions {
   // for the next call.
   void readQueued() noexcept;
   bool hasQueuedReads() const noexcept { return !read_queue_.empty(); }
+  // TLS connections admitted since start (not a metric: counted without counters too).
+  uint64_t tlsAdmitted() const noexcept { return tls_admitted_; }
   // Shutdown: every open connection gets Close 1001 and waits for the answer.
   void closeAllGoingAway() noexcept;
   // Drain deadline: whoever is left is cut off (counted as shutdown).
@@ -206,6 +208,7 @@ class Sessions {
   // wss:// only: this reactor's view of the TLS context, and sealed records on their way out
   std::unique_ptr<tls::Acceptor> tls_acceptor_;
   std::unique_ptr<uint8_t[]> tls_out_;
+  uint64_t tls_admitted_ = 0;
   std::vector<uint64_t> read_queue_;  // tags
   std::vector<uint64_t> reading_;
 

@@ -65,6 +65,7 @@ class Worker {
   uint64_t drain_deadline_ms_ = 0;
   bool draining_ = false;
   bool retry_accept_ = false;
+  uint64_t tls_admitted_at_tick_ = 0, tls_admitted_at_trim_ = 0;  // see advanceTimers()
 };
 
 }  // namespace mws::server
