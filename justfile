@@ -36,7 +36,7 @@ builds: (build "plain-release") (build "clang")
 
 # Static checks: formatting, include direction, shell scripts
 lint: fmt-check layers
-    shellcheck $(git ls-files '*.sh')
+    f=$(git ls-files '*.sh') && [ -n "$f" ] && shellcheck $f
 
 # Check that includes point one way down the layers (README, Layout)
 layers:
@@ -52,11 +52,11 @@ fresh-check cmd="bash tools/setup.sh && just unit":
 
 # Format every C++ source in place
 fmt:
-    clang-format -i $(git ls-files '*.h' '*.cpp')
+    f=$(git ls-files '*.h' '*.cpp') && [ -n "$f" ] && clang-format -i $f
 
 # Check formatting without changing files
 fmt-check:
-    clang-format --dry-run --Werror $(git ls-files '*.h' '*.cpp')
+    f=$(git ls-files '*.h' '*.cpp') && [ -n "$f" ] && clang-format --dry-run --Werror $f
 
 # The deployment checks: container image and local stack, Kubernetes and Terraform, Locust
 deploy-checks: image-check local-check k8s-check terraform-check locust-check

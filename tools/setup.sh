@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 packages=(
   # build (clang: a second compiler's warnings, libFuzzer with its runtime, llvm-cov for coverage)
   cmake ninja-build g++ pkg-config clang libclang-rt-14-dev llvm-14 clang-format
+  # the checks list the tracked files with `git ls-files` (a minbase root has no git)
+  git
   # libraries
   libssl-dev libspdlog-dev libcli11-dev node-llhttp prometheus-cpp-dev nlohmann-json3-dev
   # tests: GoogleTest, a real WebSocket client, pytest, a real Prometheus, a real browser
