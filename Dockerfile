@@ -14,14 +14,14 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-# Unit tests run here so a broken build never becomes an image; the `e2e` ctest test is left
-# out (it drives the binary with Python clients, runs for minutes and belongs to `just test`).
+# Unit tests run here so a broken build never becomes an image; the end-to-end tests (ctest
+# label `e2e`: they drive the binary with Python clients and belong to `just test`) are left out.
 # --no-tests=error: if test registration ever breaks, this fails instead of passing on nothing.
 # DESTDIR stages exactly what `cmake --install` installs, so the runtime stage copies that set
 # and nothing else from the build tree.
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DMWS_BUILD_TESTS=ON \
  && cmake --build /build \
- && ctest --test-dir /build -E '^e2e$' --no-tests=error --output-on-failure \
+ && ctest --test-dir /build -LE '^e2e$' --no-tests=error --output-on-failure \
  && DESTDIR=/staging cmake --install /build --prefix /usr/local
 
 # --- runtime: shared libraries and the two binaries, no compiler, no headers -----------------
