@@ -4,7 +4,9 @@
 
   ws_client.py echo  HOST PORT   -- handshake, then text and binary messages of several sizes
                                     (7-bit, 16-bit and 64-bit length forms) must come back with
-                                    the same opcode, byte for byte; then a clean 1000 close.
+                                    the same opcode, byte for byte (in one frame or fragmented:
+                                    the server echoes a message that spans its reads piece by
+                                    piece); then a clean 1000 close.
   ws_client.py hold  HOST PORT READY_FILE
                                  -- handshake, touch READY_FILE, wait (up to 30 s) for the
                                     server's Close; print its code and answer it. Used to see
@@ -84,23 +86,39 @@ def read_frame(sock, buf):
     return b0 & 0x80, b0 & 0x0F, read_exact(sock, buf, n)
 
 
+def read_message(sock, buf):
+    """One data message: its opcode and payload, fragments joined (RFC 6455 5.4)."""
+    fin, opcode, payload = read_frame(sock, buf)
+    if opcode == 0x0:
+        raise SystemExit("a continuation frame with no message to continue")
+    parts = [payload]
+    while not fin:
+        fin, more, payload = read_frame(sock, buf)
+        if more != 0x0:
+            raise SystemExit(f"opcode {more} in the middle of a fragmented message")
+        parts.append(payload)
+    return opcode, b"".join(parts), len(parts)
+
+
 def echo(host, port):
     sock, buf = connect(host, port)
     cases = [(0x1, "hello from image-check \u2713".encode())]
     for size in (0, 125, 126, 65535, 65536, 300_000):
         cases.append((0x2, os.urandom(size)))
+    fragments = 0
     for opcode, payload in cases:
         send_frame(sock, opcode, payload)
-        fin, got_opcode, got = read_frame(sock, buf)
-        if not fin or got_opcode != opcode or got != payload:
+        got_opcode, got, frames = read_message(sock, buf)
+        fragments += frames
+        if got_opcode != opcode or got != payload:
             raise SystemExit(
-                f"echo mismatch: sent opcode {opcode} {len(payload)} B, got fin={fin} opcode {got_opcode} {len(got)} B"
+                f"echo mismatch: sent opcode {opcode} {len(payload)} B, got opcode {got_opcode} {len(got)} B in {frames} frame(s)"
             )
     send_frame(sock, 0x8, struct.pack("!H", 1000))
     _, opcode, payload = read_frame(sock, buf)
     if opcode != 0x8 or payload[:2] != struct.pack("!H", 1000):
         raise SystemExit(f"close: expected 1000 back, got opcode {opcode} payload {payload!r}")
-    print(f"echo ok: {len(cases)} messages ({sum(len(p) for _, p in cases)} bytes) came back byte for byte; close 1000 answered")
+    print(f"echo ok: {len(cases)} messages ({sum(len(p) for _, p in cases)} bytes) came back byte for byte in {fragments} frames; close 1000 answered")
 
 
 def hold(host, port, ready_file):
